@@ -1,0 +1,646 @@
+//! The bus: one shared ring written once per message, the lanes registered
+//! on it, and the sender's side of the protocol.
+//!
+//! Sequence numbers are `usize` and wrap; every comparison uses wrapping
+//! differences, so the ring works where only 32-bit atomics exist. A lane's
+//! lag is bounded by the ring capacity, far below half the sequence space.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use super::lane::Lane;
+use super::stats::{Counters, Stats};
+use crate::error::{AttachError, SendError, TrySendError};
+use crate::message::Message;
+use crate::plugin::{Plugin, PluginId};
+use crate::policy::{AttachOptions, Overflow};
+use crate::ring::{CachePadded, Heap, Storage, Wake};
+
+/// The dispatch core every host shares: the ring, the lanes attached to it,
+/// their counters, and sending. A host adds only how lanes run and wait.
+///
+/// Most users use a host ([`LocalHost`](crate::LocalHost) or a std/async
+/// host) rather than the bus directly.
+pub struct Bus<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
+    /// The next sequence number to write; everything before it is published.
+    tail: CachePadded<AtomicUsize>,
+    /// How many lanes have their sleep bit set.
+    sleepers: CachePadded<AtomicUsize>,
+    /// How many senders wait for room.
+    waiting_senders: AtomicUsize,
+    closed: AtomicBool,
+    state: spin::Mutex<State<M>>,
+    senders: spin::Mutex<Senders>,
+    storage: S,
+    mask: usize,
+}
+
+/// Everything the sender lock guards.
+struct State<M> {
+    /// Lanes that read the ring (`Block`, `Reject`).
+    ring: Vec<Arc<LaneShared<M>>>,
+    /// Lanes with a queue of their own (`DropOldest`, `DropNewest`).
+    lossy: Vec<Arc<LaneShared<M>>>,
+    /// The sender may write below this sequence without asking `Block`
+    /// lanes again: the minimum of their cursor plus capacity when last
+    /// computed. Cursors only grow, so a stale limit is a safe one.
+    block_limit: usize,
+    /// The same for `Reject` lanes.
+    reject_limit: usize,
+    /// How many slots hold a message (grows to the capacity, then stays).
+    live: usize,
+    next_id: u32,
+}
+
+/// Senders waiting for room, with the key the next one gets.
+#[derive(Default)]
+struct Senders {
+    next: usize,
+    list: Vec<(usize, Arc<dyn Wake>)>,
+}
+
+/// What the bus and a lane share.
+pub(crate) struct LaneShared<M> {
+    pub(crate) id: PluginId,
+    pub(crate) name: String,
+    pub(crate) overflow: Overflow,
+    pub(crate) capacity: usize,
+    /// Ring lanes: the first sequence not yet handled, published per batch.
+    pub(crate) cursor: CachePadded<AtomicUsize>,
+    pub(crate) sleeping: AtomicBool,
+    pub(crate) detach: AtomicBool,
+    pub(crate) waker: Arc<dyn Wake>,
+    /// Lossy lanes: their own bounded queue.
+    pub(crate) queue: Option<spin::Mutex<VecDeque<Message<M>>>>,
+    pub(crate) counters: Counters,
+}
+
+/// `a` comes before `b` in wrapping sequence order.
+fn before(a: usize, b: usize) -> bool {
+    (b.wrapping_sub(a) as isize) > 0
+}
+
+/// Why a publish stopped.
+enum Refusal {
+    Full,
+    Closed,
+    Rejected(Vec<PluginId>),
+}
+
+impl<M: Send + Sync + 'static> Bus<M, Heap<M>> {
+    /// A bus whose ring holds at least `capacity` messages (rounded up to a
+    /// power of two).
+    pub fn with_capacity(capacity: usize) -> Arc<Self> {
+        Self::new(Heap::with_capacity(capacity))
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
+    /// A bus over the given ring storage.
+    pub fn new(storage: S) -> Arc<Self> {
+        let capacity = storage.slots().len();
+        assert!(
+            capacity.is_power_of_two(),
+            "ring storage must hold a power of two slots"
+        );
+        Arc::new(Bus {
+            tail: CachePadded(AtomicUsize::new(0)),
+            sleepers: CachePadded(AtomicUsize::new(0)),
+            waiting_senders: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            state: spin::Mutex::new(State {
+                ring: Vec::new(),
+                lossy: Vec::new(),
+                block_limit: capacity,
+                reject_limit: capacity,
+                live: 0,
+                next_id: 0,
+            }),
+            senders: spin::Mutex::new(Senders::default()),
+            storage,
+            mask: capacity - 1,
+        })
+    }
+
+    /// How many messages the ring holds.
+    pub fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Registers a plugin and returns its lane, which the host then runs.
+    /// The lane starts at the current position: it sees exactly the
+    /// messages sent after `attach` returns.
+    ///
+    /// # Errors
+    /// [`AttachError::Closed`] after [`close`](Bus::close);
+    /// [`AttachError::Capacity`] for a capacity of zero, or above the ring's
+    /// for `Block` and `Reject`.
+    pub fn attach(
+        self: &Arc<Self>,
+        plugin: Box<dyn Plugin<M>>,
+        options: AttachOptions,
+        waker: Arc<dyn Wake>,
+    ) -> Result<Lane<M, S>, AttachError> {
+        let ring_lane = options.overflow.reads_ring();
+        let max = if ring_lane {
+            self.capacity()
+        } else {
+            crate::ring::MAX_CAPACITY
+        };
+        let capacity = options.capacity.unwrap_or(self.capacity());
+        if capacity == 0 || capacity > max {
+            return Err(AttachError::Capacity {
+                requested: capacity,
+                max,
+            });
+        }
+        let name = options.name.unwrap_or_else(|| String::from(plugin.name()));
+        let mut state = self.state.lock();
+        // ORDERING: `closed` is only set under the state lock, which we hold.
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(AttachError::Closed);
+        }
+        let id = PluginId(state.next_id);
+        state.next_id = state.next_id.wrapping_add(1);
+        // ORDERING: the tail only changes under the state lock.
+        let tail = self.tail.load(Ordering::Relaxed);
+        let shared = Arc::new(LaneShared {
+            id,
+            name,
+            overflow: options.overflow,
+            capacity,
+            cursor: CachePadded(AtomicUsize::new(tail)),
+            sleeping: AtomicBool::new(false),
+            detach: AtomicBool::new(false),
+            waker,
+            queue: (!ring_lane).then(|| spin::Mutex::new(VecDeque::new())),
+            counters: Counters::default(),
+        });
+        // A lane with a smaller capacity than the cached limit allows must
+        // lower it now, or the sender would overrun it before recomputing.
+        let limit = tail.wrapping_add(capacity);
+        match options.overflow {
+            Overflow::Block if before(limit, state.block_limit) => state.block_limit = limit,
+            Overflow::Reject if before(limit, state.reject_limit) => state.reject_limit = limit,
+            _ => {}
+        }
+        if ring_lane {
+            state.ring.push(shared.clone());
+        } else {
+            state.lossy.push(shared.clone());
+        }
+        drop(state);
+        Ok(Lane::new(self.clone(), shared, plugin, tail))
+    }
+
+    /// Sends a value to every lane without waiting.
+    ///
+    /// # Errors
+    /// As [`try_send_message`](Bus::try_send_message), with the value
+    /// handed back.
+    pub fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
+        self.try_send_message(Message::new(value))
+            .map_err(|error| error.map(into_value))
+    }
+
+    /// Sends a value to every lane, calling `wait` whenever a `Block` lane
+    /// is full and retrying after it returns. A thread host parks in `wait`
+    /// (after [`add_waiting_sender`](Bus::add_waiting_sender)); a
+    /// poll-driven host runs its lanes.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] after [`close`](Bus::close);
+    /// [`SendError::Rejected`] when a `Reject` lane is full.
+    pub fn send_with(&self, value: M, mut wait: impl FnMut(&Self)) -> Result<(), SendError<M>> {
+        let mut message = Message::new(value);
+        loop {
+            match self.try_send_message(message) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(back)) => {
+                    message = back;
+                    wait(self);
+                }
+                Err(TrySendError::Failed(error)) => return Err(error.map(into_value)),
+            }
+        }
+    }
+
+    /// Publishes a message to every lane, or says why not without waiting.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] when a `Block` lane has no room (a host waits
+    /// with [`add_waiting_sender`](Bus::add_waiting_sender) and retries);
+    /// otherwise the [`SendError`] that makes the send fail for good.
+    pub fn try_send_message(&self, message: Message<M>) -> Result<(), TrySendError<Message<M>>> {
+        let mut state = self.state.lock();
+        let seq = match self.claim(&mut state) {
+            Ok(seq) => seq,
+            Err(refusal) => {
+                drop(state);
+                return Err(refusal.with(message));
+            }
+        };
+        let old = self.write(&mut state, seq, message);
+        self.publish(&state, seq.wrapping_add(1));
+        drop(state);
+        drop(old);
+        Ok(())
+    }
+
+    /// Publishes messages from the front of `batch` until it is empty or the
+    /// ring is full, under one lock and with one publication, and returns how
+    /// many it sent. Lanes see the whole batch at once.
+    ///
+    /// # Errors
+    /// As [`try_send_message`](Bus::try_send_message) for the first message
+    /// that could not be sent when none was; it stays in `batch`.
+    pub fn try_send_batch(
+        &self,
+        batch: &mut VecDeque<Message<M>>,
+    ) -> Result<usize, TrySendError<()>> {
+        let mut state = self.state.lock();
+        let mut sent = 0;
+        let mut refused = None;
+        // ORDERING: the tail only changes under the state lock.
+        let mut seq = self.tail.load(Ordering::Relaxed);
+        while let Some(message) = batch.pop_front() {
+            match self.claim_at(&mut state, seq) {
+                Ok(()) => {
+                    // Dropped under the lock: collecting them would allocate
+                    // once per batch, and the drop is one decrement or free.
+                    drop(self.write(&mut state, seq, message));
+                    seq = seq.wrapping_add(1);
+                    sent += 1;
+                }
+                Err(refusal) => {
+                    batch.push_front(message);
+                    refused = Some(refusal);
+                    break;
+                }
+            }
+        }
+        if sent > 0 {
+            self.publish(&state, seq);
+        }
+        drop(state);
+        match refused {
+            Some(refusal) if sent == 0 => Err(refusal.with(())),
+            _ => Ok(sent),
+        }
+    }
+
+    /// Checks that sequence `tail` may be written.
+    fn claim(&self, state: &mut State<M>) -> Result<usize, Refusal> {
+        // ORDERING: the tail only changes under the state lock.
+        let seq = self.tail.load(Ordering::Relaxed);
+        self.claim_at(state, seq).map(|()| seq)
+    }
+
+    fn claim_at(&self, state: &mut State<M>, seq: usize) -> Result<(), Refusal> {
+        // ORDERING: `closed` is only set under the state lock.
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Refusal::Closed);
+        }
+        if !before(seq, state.block_limit) {
+            state.block_limit = self.limit(&state.ring, Overflow::Block, seq);
+            if !before(seq, state.block_limit) {
+                return Err(Refusal::Full);
+            }
+        }
+        if !before(seq, state.reject_limit) {
+            state.reject_limit = self.limit(&state.ring, Overflow::Reject, seq);
+            if !before(seq, state.reject_limit) {
+                let mut refused = Vec::new();
+                for lane in state.ring.iter().filter(|l| l.overflow == Overflow::Reject) {
+                    // ORDERING: Acquire pairs with the lane's cursor store; a
+                    // stale value only refuses a send it could have taken.
+                    let cursor = lane.cursor.load(Ordering::Acquire);
+                    if !before(seq, cursor.wrapping_add(lane.capacity)) {
+                        lane.counters.add_rejected();
+                        refused.push(lane.id);
+                    }
+                }
+                return Err(Refusal::Rejected(refused));
+            }
+        }
+        Ok(())
+    }
+
+    /// The lowest `cursor + capacity` among ring lanes with this policy, or
+    /// a full ring ahead of `seq` if there are none.
+    fn limit(&self, lanes: &[Arc<LaneShared<M>>], policy: Overflow, seq: usize) -> usize {
+        let mut limit = seq.wrapping_add(self.capacity());
+        for lane in lanes.iter().filter(|l| l.overflow == policy) {
+            // ORDERING: SeqCst pairs with the lane's SeqCst cursor store and
+            // its SeqCst load of `waiting_senders`: a sender that registered
+            // as waiting either sees the new cursor here or is woken.
+            let cursor = lane.cursor.load(Ordering::SeqCst);
+            let lane_limit = cursor.wrapping_add(lane.capacity);
+            if before(lane_limit, limit) {
+                limit = lane_limit;
+            }
+        }
+        limit
+    }
+
+    /// Writes `message` at `seq` (claimed) and feeds the lossy lanes.
+    /// Returns the message the slot held before, to drop after unlocking.
+    fn write(&self, state: &mut State<M>, seq: usize, message: Message<M>) -> Option<Message<M>> {
+        for lane in &state.lossy {
+            lane.offer(&message);
+        }
+        let slot = &self.storage.slots()[seq & self.mask];
+        let old = if state.live == self.capacity() {
+            // SAFETY: the ring is full, so every slot holds a message. The
+            // claim checked that every ring lane's cursor plus capacity (at
+            // most the ring's) is above `seq`, so every lane has moved past
+            // `seq - capacity`, the message in this slot: no lane reads it
+            // now or later. We hold the send lock, so no other writer.
+            Some(unsafe { (*slot.0.get()).assume_init_read() })
+        } else {
+            state.live += 1;
+            None
+        };
+        // SAFETY: as above, no lane reads this slot until the tail passes
+        // `seq`, which happens after this write (Release in `publish`).
+        unsafe { (*slot.0.get()).write(message) };
+        old
+    }
+
+    /// Makes everything below `tail` visible and wakes the lanes that sleep.
+    fn publish(&self, state: &State<M>, tail: usize) {
+        // ORDERING: SeqCst, not just Release: with the SeqCst load of
+        // `sleepers` below and the lane's SeqCst sleep-bit set and tail
+        // re-check, either the lane sees this tail or we see its bit. With
+        // acquire/release alone the store could sit in the store buffer while
+        // both sides read old values, and the lane would sleep forever.
+        self.tail.store(tail, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) != 0 {
+            for lane in state.ring.iter().chain(&state.lossy) {
+                lane.notify(&self.sleepers);
+            }
+        }
+    }
+
+    /// Registers a sender that will wait for room; the bus wakes it when a
+    /// lane moves on, is detached, or the bus closes. Check
+    /// [`has_room`](Bus::has_room) after registering and before sleeping.
+    pub fn add_waiting_sender(&self, waker: Arc<dyn Wake>) -> WaiterKey {
+        let mut senders = self.senders.lock();
+        senders.next = senders.next.wrapping_add(1);
+        let key = senders.next;
+        senders.list.push((key, waker));
+        // ORDERING: SeqCst pairs with the lanes' SeqCst cursor store then
+        // load of this count (see `limit`).
+        self.waiting_senders.fetch_add(1, Ordering::SeqCst);
+        WaiterKey(key)
+    }
+
+    /// Removes a waiting sender registered with
+    /// [`add_waiting_sender`](Bus::add_waiting_sender).
+    pub fn remove_waiting_sender(&self, key: WaiterKey) {
+        let mut senders = self.senders.lock();
+        if let Some(i) = senders.list.iter().position(|(k, _)| *k == key.0) {
+            senders.list.swap_remove(i);
+            // ORDERING: see `add_waiting_sender`.
+            self.waiting_senders.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether a send would find room for `Block` lanes now (or fail for
+    /// another reason, so a waiting sender should retry).
+    pub fn has_room(&self) -> bool {
+        let mut state = self.state.lock();
+        // ORDERING: `closed` and the tail only change under the state lock.
+        if self.closed.load(Ordering::Relaxed) {
+            return true;
+        }
+        let seq = self.tail.load(Ordering::Relaxed);
+        state.block_limit = self.limit(&state.ring, Overflow::Block, seq);
+        before(seq, state.block_limit)
+    }
+
+    pub(crate) fn wake_senders_if_waiting(&self) {
+        // ORDERING: see `limit`.
+        if self.waiting_senders.load(Ordering::SeqCst) != 0 {
+            for (_, waker) in self.senders.lock().list.iter() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Stops accepting messages and plugins and wakes every lane so it
+    /// drains what was sent and exits. Idempotent.
+    pub fn close(&self) {
+        let state = self.state.lock();
+        // ORDERING: SeqCst so a lane that re-checks after setting its sleep
+        // bit sees it, as for the tail in `publish`.
+        self.closed.store(true, Ordering::SeqCst);
+        for lane in state.ring.iter().chain(&state.lossy) {
+            lane.notify_always(&self.sleepers);
+        }
+        drop(state);
+        for (_, waker) in self.senders.lock().list.iter() {
+            waker.wake();
+        }
+    }
+
+    /// Whether [`close`](Bus::close) was called.
+    pub fn is_closed(&self) -> bool {
+        // ORDERING: see `close`.
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Asks a plugin to leave: its lane detaches it with
+    /// [`Exit::Removed`](crate::Exit::Removed) before its next message.
+    /// Returns false if no such plugin is attached.
+    pub fn detach(&self, id: PluginId) -> bool {
+        let state = self.state.lock();
+        let Some(lane) = state.ring.iter().chain(&state.lossy).find(|l| l.id == id) else {
+            return false;
+        };
+        // ORDERING: SeqCst like `close`: the lane's sleep check reads it.
+        lane.detach.store(true, Ordering::SeqCst);
+        lane.notify_always(&self.sleepers);
+        true
+    }
+
+    /// A snapshot of one attached plugin's counters.
+    pub fn stats(&self, id: PluginId) -> Option<Stats> {
+        let state = self.state.lock();
+        let lane = state.ring.iter().chain(&state.lossy).find(|l| l.id == id)?;
+        Some(lane.counters.snapshot())
+    }
+
+    /// Every attached plugin with a snapshot of its counters, by id.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        let state = self.state.lock();
+        let mut all: Vec<PluginInfo> = state
+            .ring
+            .iter()
+            .chain(&state.lossy)
+            .map(|l| PluginInfo {
+                id: l.id,
+                name: l.name.clone(),
+                overflow: l.overflow,
+                stats: l.counters.snapshot(),
+            })
+            .collect();
+        all.sort_by_key(|p| p.id);
+        all
+    }
+
+    /// How many plugins are attached.
+    pub fn len(&self) -> usize {
+        let state = self.state.lock();
+        state.ring.len() + state.lossy.len()
+    }
+
+    /// Whether no plugin is attached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes a lane that exited; it no longer gates the sender.
+    pub(crate) fn remove(&self, id: PluginId) {
+        let mut state = self.state.lock();
+        state.ring.retain(|l| l.id != id);
+        state.lossy.retain(|l| l.id != id);
+        drop(state);
+        for (_, waker) in self.senders.lock().list.iter() {
+            waker.wake();
+        }
+    }
+
+    /// The published tail.
+    pub(crate) fn tail(&self, order: Ordering) -> usize {
+        self.tail.load(order)
+    }
+
+    pub(crate) fn sleepers(&self) -> &AtomicUsize {
+        &self.sleepers
+    }
+
+    /// The message at `seq`.
+    ///
+    /// # Safety
+    /// `seq` must lie between the caller's lane cursor (which gates the
+    /// sender) and a tail value the caller loaded with Acquire or stronger.
+    pub(crate) unsafe fn slot(&self, seq: usize) -> &Message<M> {
+        let slot = &self.storage.slots()[seq & self.mask];
+        // SAFETY: by the caller's contract the slot was written before the
+        // tail it loaded was published (Release/Acquire), and it is not
+        // overwritten until the caller's cursor moves past `seq`.
+        unsafe { (*slot.0.get()).assume_init_ref() }
+    }
+}
+
+/// The value inside a message this bus never published: it has exactly one
+/// reference, so unwrapping cannot fail.
+fn into_value<M>(message: Message<M>) -> M {
+    match Message::try_unwrap(message) {
+        Ok(value) => value,
+        Err(_) => unreachable!("an unpublished message has a single reference"),
+    }
+}
+
+impl Refusal {
+    fn with<T>(self, value: T) -> TrySendError<T> {
+        match self {
+            Refusal::Full => TrySendError::Full(value),
+            Refusal::Closed => TrySendError::Failed(SendError::Closed(value)),
+            Refusal::Rejected(refused) => {
+                TrySendError::Failed(SendError::Rejected { value, refused })
+            }
+        }
+    }
+}
+
+impl<M> LaneShared<M> {
+    /// Wakes the lane if it sleeps.
+    pub(crate) fn notify(&self, sleepers: &AtomicUsize) {
+        // ORDERING: a cheap Relaxed look first; the SeqCst swap decides who
+        // takes the bit, so each sleep is woken once.
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
+            sleepers.fetch_sub(1, Ordering::SeqCst);
+            self.waker.wake();
+        }
+    }
+
+    /// Like `notify`, without the Relaxed shortcut: for close and detach,
+    /// whose flag store must be ordered before the bit check.
+    fn notify_always(&self, sleepers: &AtomicUsize) {
+        // ORDERING: SeqCst after the caller's SeqCst flag store.
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            sleepers.fetch_sub(1, Ordering::SeqCst);
+            self.waker.wake();
+        }
+    }
+
+    /// Queues a message for a lossy lane, applying its policy.
+    fn offer(&self, message: &Message<M>) {
+        let Some(queue) = &self.queue else { return };
+        let mut queue = queue.lock();
+        if queue.len() < self.capacity {
+            queue.push_back(message.clone());
+            return;
+        }
+        match self.overflow {
+            Overflow::DropOldest => {
+                let oldest = queue.pop_front();
+                queue.push_back(message.clone());
+                drop(queue);
+                drop(oldest);
+            }
+            _ => drop(queue),
+        }
+        self.counters.add_dropped(1);
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Bus<M, S> {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        let tail = *self.tail.0.get_mut();
+        let slots = self.storage.slots();
+        for i in 1..=state.live {
+            let slot = &slots[tail.wrapping_sub(i) & self.mask];
+            // SAFETY: the `live` slots before the tail hold messages, and
+            // with `&mut self` no lane can read them any more.
+            unsafe { (*slot.0.get()).assume_init_drop() };
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> fmt::Debug for Bus<M, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bus")
+            .field("capacity", &self.capacity())
+            .field("sent", &self.tail.load(Ordering::Relaxed))
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Identifies a sender registered with [`Bus::add_waiting_sender`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaiterKey(usize);
+
+/// One attached plugin as [`Bus::plugins`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginInfo {
+    /// Its id.
+    pub id: PluginId,
+    /// Its name.
+    pub name: String,
+    /// Its overflow policy.
+    pub overflow: Overflow,
+    /// Its counters now.
+    pub stats: Stats,
+}

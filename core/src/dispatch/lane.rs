@@ -1,0 +1,345 @@
+//! A lane: one plugin and the loop step a host runs to feed it.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::fmt;
+use core::sync::atomic::Ordering;
+
+use super::bus::{Bus, LaneShared};
+use super::guard::guard;
+use super::stats::{Local, Report, Stats};
+use crate::message::Message;
+use crate::plugin::{Exit, Flow, Plugin, PluginId};
+use crate::ring::{Heap, Storage};
+
+/// One attached plugin and its place in the ring. A host runs
+/// [`run`](Lane::run) on the lane's thread, task or poll slot; calls are
+/// sequential, so the plugin needs no lock.
+///
+/// A lane that runs out of work calls [`prepare_sleep`](Lane::prepare_sleep)
+/// and, if it returns true, sleeps until its waker is called.
+pub struct Lane<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
+    bus: Arc<Bus<M, S>>,
+    shared: Arc<LaneShared<M>>,
+    plugin: Option<Box<dyn Plugin<M>>>,
+    /// The first sequence this lane has not taken (ring lanes).
+    cursor: usize,
+    local: Local,
+    started: bool,
+    exit: Option<Exit>,
+    panic: Option<String>,
+    /// Lossy lanes move a batch here to handle it outside the queue lock.
+    batch: VecDeque<Message<M>>,
+}
+
+/// What one [`Lane::run`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Took this many messages (maybe 0 while the host shuts down).
+    Ran(usize),
+    /// Nothing to do: the lane may sleep.
+    Idle,
+    /// The plugin has exited; call [`Lane::finish`] for its report.
+    Done,
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
+    pub(crate) fn new(
+        bus: Arc<Bus<M, S>>,
+        shared: Arc<LaneShared<M>>,
+        plugin: Box<dyn Plugin<M>>,
+        cursor: usize,
+    ) -> Self {
+        Lane {
+            bus,
+            shared,
+            plugin: Some(plugin),
+            cursor,
+            local: Local::default(),
+            started: false,
+            exit: None,
+            panic: None,
+            batch: VecDeque::new(),
+        }
+    }
+
+    /// The plugin's id.
+    pub fn id(&self) -> PluginId {
+        self.shared.id
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Handles up to `max` available messages as one batch, then publishes
+    /// the lane's position once.
+    pub fn run(&mut self, max: usize) -> Step {
+        if self.exit.is_some() {
+            return Step::Done;
+        }
+        if !self.started {
+            self.started = true;
+            let id = self.shared.id;
+            let plugin = self
+                .plugin
+                .as_mut()
+                .expect("a lane that has not exited has its plugin");
+            if let Err(panic) = guard(|| plugin.on_attach(id)) {
+                self.fail(panic);
+                return Step::Done;
+            }
+        }
+        // ORDERING: Relaxed is enough to notice a request; `close`/`detach`
+        // also wake the lane, and `prepare_sleep` re-reads with SeqCst.
+        if self.shared.detach.load(Ordering::Relaxed) {
+            self.exit(Exit::Removed);
+            return Step::Done;
+        }
+        let taken = if self.shared.queue.is_some() {
+            self.run_queue(max.max(1))
+        } else {
+            self.run_ring(max.max(1))
+        };
+        if self.exit.is_some() {
+            return Step::Done;
+        }
+        if taken > 0 {
+            return Step::Ran(taken);
+        }
+        if self.bus.is_closed() {
+            if self.has_messages() {
+                return Step::Ran(0);
+            }
+            self.exit(Exit::Shutdown);
+            return Step::Done;
+        }
+        Step::Idle
+    }
+
+    fn run_ring(&mut self, max: usize) -> usize {
+        // ORDERING: Acquire pairs with the sender's publishing store, so the
+        // slots below `tail` are initialised for us.
+        let tail = self.bus.tail(Ordering::Acquire);
+        let available = tail.wrapping_sub(self.cursor);
+        if available == 0 {
+            return 0;
+        }
+        self.local.lag_max = self.local.lag_max.max(available);
+        let n = available.min(max);
+        let plugin = self
+            .plugin
+            .as_mut()
+            .expect("a lane that has not exited has its plugin");
+        let mut taken = 0;
+        let mut outcome = Ok(Flow::Continue);
+        while taken < n {
+            // SAFETY: `cursor + taken` lies between our cursor, which gates
+            // the sender (our published cursor is at most `self.cursor`), and
+            // `tail`, loaded with Acquire above.
+            let message = unsafe { self.bus.slot(self.cursor.wrapping_add(taken)) };
+            taken += 1;
+            outcome = deliver(&mut **plugin, message, &mut self.local);
+            if outcome != Ok(Flow::Continue) {
+                break;
+            }
+        }
+        self.cursor = self.cursor.wrapping_add(taken);
+        // ORDERING: SeqCst pairs with the sender's SeqCst cursor loads and
+        // its SeqCst `waiting_senders` increment (see `Bus::limit`).
+        self.shared.cursor.store(self.cursor, Ordering::SeqCst);
+        self.shared.counters.publish(&self.local);
+        self.bus.wake_senders_if_waiting();
+        self.settle(outcome);
+        taken
+    }
+
+    fn run_queue(&mut self, max: usize) -> usize {
+        let Some(queue) = &self.shared.queue else {
+            return 0;
+        };
+        {
+            let mut queue = queue.lock();
+            self.local.lag_max = self.local.lag_max.max(queue.len());
+            let n = queue.len().min(max);
+            self.batch.extend(queue.drain(..n));
+        }
+        let plugin = self
+            .plugin
+            .as_mut()
+            .expect("a lane that has not exited has its plugin");
+        let mut taken = 0;
+        let mut outcome = Ok(Flow::Continue);
+        while let Some(message) = self.batch.pop_front() {
+            taken += 1;
+            outcome = deliver(&mut **plugin, &message, &mut self.local);
+            if outcome != Ok(Flow::Continue) {
+                break;
+            }
+        }
+        // Messages after a detach or panic are not delivered.
+        self.batch.clear();
+        self.shared.counters.publish(&self.local);
+        self.settle(outcome);
+        taken
+    }
+
+    fn settle(&mut self, outcome: Result<Flow, String>) {
+        match outcome {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Detach(status)) => self.exit(Exit::Detached(status)),
+            Err(panic) => self.fail(panic),
+        }
+    }
+
+    /// Whether messages wait for this lane.
+    fn has_messages(&self) -> bool {
+        match &self.shared.queue {
+            Some(queue) => !queue.lock().is_empty(),
+            // ORDERING: SeqCst for the sleep handshake (see `prepare_sleep`).
+            None => self.bus.tail(Ordering::SeqCst) != self.cursor,
+        }
+    }
+
+    /// Whether [`run`](Lane::run) has something to do: messages, a shutdown
+    /// or a detach request.
+    pub fn has_work(&self) -> bool {
+        self.exit.is_some()
+            || !self.started
+            // ORDERING: see `prepare_sleep`.
+            || self.shared.detach.load(Ordering::SeqCst)
+            || self.bus.is_closed()
+            || self.has_messages()
+    }
+
+    /// Sets the lane's sleep bit, then re-checks for work. Returns true if
+    /// the lane may sleep: the sender will call its waker for the next
+    /// message. Returns false (bit cleared) if work arrived meanwhile.
+    ///
+    /// An async host registers the task's waker before calling this.
+    pub fn prepare_sleep(&self) -> bool {
+        // ORDERING: SeqCst, paired with the sender's SeqCst tail store and
+        // `sleepers` load: either the re-check below sees the new tail, or
+        // the sender sees our bit. Acquire/release alone allows both to miss.
+        if !self.shared.sleeping.swap(true, Ordering::SeqCst) {
+            self.bus.sleepers().fetch_add(1, Ordering::SeqCst);
+        }
+        if self.has_work() {
+            if self.shared.sleeping.swap(false, Ordering::SeqCst) {
+                self.bus.sleepers().fetch_sub(1, Ordering::SeqCst);
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Whether the sleep bit is still set: nobody has woken the lane yet.
+    /// A thread host parks while this is true (parking can wake spuriously).
+    pub fn is_sleeping(&self) -> bool {
+        // ORDERING: SeqCst pairs with the waker's SeqCst swap.
+        self.shared.sleeping.load(Ordering::SeqCst)
+    }
+
+    /// A snapshot of this plugin's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The lane's report: call after [`run`](Lane::run) returned
+    /// [`Step::Done`]. Called earlier, it detaches the plugin first with
+    /// [`Exit::Removed`], dropping what it had not taken.
+    pub fn finish(mut self) -> Report {
+        if self.exit.is_none() {
+            self.exit(Exit::Removed);
+        }
+        Report {
+            id: self.shared.id,
+            name: self.shared.name.clone(),
+            exit: self.exit.unwrap_or(Exit::Removed),
+            stats: self.shared.counters.snapshot(),
+            panic: self.panic.take(),
+        }
+    }
+
+    fn fail(&mut self, panic: String) {
+        self.local.panicked += 1;
+        self.panic = Some(panic);
+        self.exit(Exit::Panicked);
+    }
+
+    /// Leaves the bus (the lane no longer gates anyone), runs the plugin's
+    /// detach hook unless it panicked, and drops it.
+    fn exit(&mut self, exit: Exit) {
+        if self.exit.is_some() {
+            return;
+        }
+        self.exit = Some(exit);
+        self.bus.remove(self.shared.id);
+        if let Some(mut plugin) = self.plugin.take() {
+            if exit != Exit::Panicked && self.started {
+                if let Err(panic) = guard(|| plugin.on_detach(exit)) {
+                    self.local.panicked += 1;
+                    self.panic = Some(panic);
+                    self.exit = Some(Exit::Panicked);
+                }
+            }
+            if let Err(panic) = guard(move || drop(plugin)) {
+                if self.panic.is_none() {
+                    self.local.panicked += 1;
+                    self.panic = Some(panic);
+                    self.exit = Some(Exit::Panicked);
+                }
+            }
+        }
+        self.shared.counters.publish(&self.local);
+    }
+}
+
+/// Runs the filter, then the handler, counting the outcome.
+fn deliver<M: 'static>(
+    plugin: &mut dyn Plugin<M>,
+    message: &Message<M>,
+    local: &mut Local,
+) -> Result<Flow, String> {
+    local.received += 1;
+    match guard(|| {
+        if plugin.wants(message) {
+            Some(plugin.handle_message(message))
+        } else {
+            None
+        }
+    }) {
+        Ok(None) => {
+            local.filtered += 1;
+            Ok(Flow::Continue)
+        }
+        Ok(Some(flow)) => {
+            local.handled += 1;
+            Ok(flow)
+        }
+        Err(panic) => Err(panic),
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Lane<M, S> {
+    fn drop(&mut self) {
+        // A lane dropped without `finish` (a host that failed to start it)
+        // must not keep gating the sender.
+        if self.exit.is_none() {
+            self.exit(Exit::Removed);
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> fmt::Debug for Lane<M, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lane")
+            .field("id", &self.shared.id)
+            .field("name", &self.shared.name)
+            .field("exit", &self.exit)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,10 @@
+//! The dispatch core every host shares: the bus, lanes, and counters.
+
+mod bus;
+pub(crate) mod guard;
+mod lane;
+mod stats;
+
+pub use bus::{Bus, PluginInfo, WaiterKey};
+pub use lane::{Lane, Step};
+pub use stats::{Report, Stats};

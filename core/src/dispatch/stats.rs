@@ -1,0 +1,106 @@
+//! Per-plugin counters, readable while the plugin runs, and the report a
+//! plugin leaves when it exits.
+
+use alloc::string::String;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::plugin::{Exit, PluginId};
+
+/// A snapshot of one plugin's counters.
+///
+/// For every plugin, `received == handled + filtered + panicked`; for the
+/// lossy policies, every message sent while it was attached is either
+/// received, dropped or still queued. Counters wrap at `usize::MAX` on
+/// targets with 32-bit atomics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Messages the lane took from its queue.
+    pub received: u64,
+    /// Messages the handler ran on and returned from.
+    pub handled: u64,
+    /// Messages the plugin's filter declined.
+    pub filtered: u64,
+    /// Messages its overflow policy dropped (`DropOldest`, `DropNewest`).
+    pub dropped: u64,
+    /// Sends refused because this plugin was full (`Reject`).
+    pub rejected: u64,
+    /// 1 if one of its methods panicked.
+    pub panicked: u64,
+    /// The most messages it was ever behind, seen at the start of a batch.
+    pub lag_max: u64,
+}
+
+/// What a plugin left behind when it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Its id in the host.
+    pub id: PluginId,
+    /// Its name.
+    pub name: String,
+    /// Why it exited.
+    pub exit: Exit,
+    /// Its final counters.
+    pub stats: Stats,
+    /// The panic message, if one of its methods panicked.
+    pub panic: Option<String>,
+}
+
+/// The shared copy of a lane's counters. The lane writes all but `dropped`
+/// and `rejected`, which the sender adds to.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    received: AtomicUsize,
+    handled: AtomicUsize,
+    filtered: AtomicUsize,
+    dropped: AtomicUsize,
+    rejected: AtomicUsize,
+    panicked: AtomicUsize,
+    lag_max: AtomicUsize,
+}
+
+/// The lane's own running totals, published once per batch.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Local {
+    pub(crate) received: usize,
+    pub(crate) handled: usize,
+    pub(crate) filtered: usize,
+    pub(crate) panicked: usize,
+    pub(crate) lag_max: usize,
+}
+
+impl Counters {
+    // ORDERING (whole impl): counters are statistics; Relaxed suffices
+    // because no other memory is published through them. The final report
+    // is read after the lane has finished, which the host synchronises by
+    // joining the lane.
+    pub(crate) fn publish(&self, local: &Local) {
+        self.received.store(local.received, Ordering::Relaxed);
+        self.handled.store(local.handled, Ordering::Relaxed);
+        self.filtered.store(local.filtered, Ordering::Relaxed);
+        self.panicked.store(local.panicked, Ordering::Relaxed);
+        self.lag_max.store(local.lag_max, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_dropped(&self, n: usize) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicUsize| c.load(Ordering::Relaxed) as u64;
+        Stats {
+            received: get(&self.received),
+            handled: get(&self.handled),
+            filtered: get(&self.filtered),
+            dropped: get(&self.dropped),
+            rejected: get(&self.rejected),
+            panicked: get(&self.panicked),
+            lag_max: get(&self.lag_max),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The `no_std` core of plugbus: plugins that talk by message passing.
+//!
+//! A host broadcasts each message, as one counted [`Message`], to every
+//! attached [`Plugin`]. Each plugin runs sequentially on its own lane, so it
+//! mutates its state freely while plugins run side by side. This crate holds
+//! everything a plugin needs and a host with no threads, [`LocalHost`];
+//! `plugbus-host-std`, `plugbus-host-smol` and `plugbus-host-tokio` run the
+//! same plugins on threads or tasks.
+//!
+//! ```
+//! use plugbus_core::{Flow, LocalHost, Message, Plugin};
+//!
+//! #[derive(Default)]
+//! struct Longest(String);
+//!
+//! impl Plugin<String> for Longest {
+//!     fn handle_message(&mut self, word: &Message<String>) -> Flow {
+//!         if word.len() > self.0.len() {
+//!             self.0 = (**word).clone();
+//!         }
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let mut host = LocalHost::new();
+//! host.attach(Longest::default()).unwrap();
+//! for word in ["plug", "plugbus", "bus"] {
+//!     host.send(word.to_string()).unwrap();
+//! }
+//! let reports = host.shutdown();
+//! assert_eq!(reports[0].stats.handled, 3);
+//! ```
+//!
+//! # Features
+//! - `std`: catch a plugin's panics at its lane (the plugin is detached and
+//!   the panic reported; the host and the other plugins go on), and
+//!   [`Replies::recv_blocking`]. Without it the crate is `no_std` + `alloc`,
+//!   and a panic follows the target's panic handler.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+extern crate alloc;
+
+mod dispatch;
+mod error;
+mod local;
+mod message;
+mod outbox;
+mod plugin;
+mod policy;
+pub mod registry;
+pub mod ring;
+
+pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step, WaiterKey};
+pub use error::{AttachError, SendError, TrySendError};
+pub use local::{DEFAULT_CAPACITY, LocalHost};
+pub use message::{ImageOwner, Message};
+pub use outbox::{Outbox, OutboxFull, Recv, Replies, outbox};
+pub use plugin::{Exit, Flow, Plugin, PluginId, Status};
+pub use policy::{AttachOptions, Overflow};

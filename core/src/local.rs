@@ -1,0 +1,234 @@
+//! A host with no threads and no executor: lanes run on the caller's stack.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step};
+use crate::error::{AttachError, SendError, TrySendError};
+use crate::plugin::{Plugin, PluginId};
+use crate::policy::AttachOptions;
+use crate::ring::{Heap, NoWake, Storage};
+
+/// The ring capacity hosts use unless told otherwise.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// How many messages a lane takes in one turn of [`LocalHost::poll`].
+const BATCH: usize = 256;
+
+/// A poll-driven host: no threads, no executor, `no_std` + `alloc`.
+///
+/// Messages wait in the ring until the caller runs the lanes with
+/// [`poll`](LocalHost::poll) or [`run_until_idle`](LocalHost::run_until_idle);
+/// each lane then takes everything queued for it, round-robin. When a
+/// `Block` plugin is full, [`send`](LocalHost::send) runs the lanes itself to
+/// make room. This host is the reference semantics every other host is
+/// tested against.
+///
+/// # Example
+/// ```
+/// use plugbus_core::{Exit, Flow, LocalHost, Message, Plugin, Status};
+///
+/// struct Countdown(u32);
+///
+/// impl Plugin<&'static str> for Countdown {
+///     fn handle_message(&mut self, _: &Message<&'static str>) -> Flow {
+///         self.0 -= 1;
+///         if self.0 == 0 { Flow::Detach(Status::SUCCESS) } else { Flow::Continue }
+///     }
+/// }
+///
+/// let mut host = LocalHost::new();
+/// host.attach(Countdown(2)).unwrap();
+/// for word in ["a", "b", "c"] {
+///     host.send(word).unwrap();
+/// }
+/// host.run_until_idle();
+/// let reports = host.shutdown();
+/// assert_eq!(reports[0].exit, Exit::Detached(Status::SUCCESS));
+/// assert_eq!(reports[0].stats.handled, 2);
+/// ```
+pub struct LocalHost<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
+    bus: Arc<Bus<M, S>>,
+    lanes: Vec<Lane<M, S>>,
+    reports: Vec<Report>,
+    /// Where the next round starts, so no lane always goes first.
+    next: usize,
+}
+
+impl<M: Send + Sync + 'static> LocalHost<M> {
+    /// A host with a ring of [`DEFAULT_CAPACITY`] messages.
+    pub fn new() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+
+    /// A host whose ring holds at least `capacity` messages (rounded up to a
+    /// power of two).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_storage(Heap::with_capacity(capacity))
+    }
+}
+
+impl<M: Send + Sync + 'static> Default for LocalHost<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
+    /// A host over the given ring storage, for example
+    /// [`Fixed`](crate::ring::Fixed) to size it at compile time.
+    pub fn with_storage(storage: S) -> Self {
+        LocalHost {
+            bus: Bus::new(storage),
+            lanes: Vec::new(),
+            reports: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Attaches a plugin with the default options.
+    ///
+    /// # Errors
+    /// See [`attach_with`](LocalHost::attach_with).
+    pub fn attach(&mut self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
+        self.attach_with(plugin, AttachOptions::new())
+    }
+
+    /// Attaches a plugin; it sees exactly the messages sent after this.
+    ///
+    /// # Errors
+    /// [`AttachError::Capacity`] for a capacity the ring cannot give.
+    pub fn attach_with(
+        &mut self,
+        plugin: impl Plugin<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        let lane = self
+            .bus
+            .attach(Box::new(plugin), options, Arc::new(NoWake))?;
+        let id = lane.id();
+        self.lanes.push(lane);
+        Ok(id)
+    }
+
+    /// Sends a message to every plugin. If a `Block` plugin is full, runs the
+    /// lanes until it has room.
+    ///
+    /// # Errors
+    /// [`SendError::Rejected`] if a `Reject` plugin is full.
+    pub fn send(&mut self, value: M) -> Result<(), SendError<M>> {
+        let bus = self.bus.clone();
+        bus.send_with(value, |_| {
+            self.poll();
+        })
+    }
+
+    /// Sends a message if every `Block` plugin has room, without running
+    /// any lane.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] if a `Block` plugin is full, or the
+    /// [`SendError`] of [`send`](LocalHost::send).
+    pub fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
+        self.bus.try_send(value)
+    }
+
+    /// Runs every lane once, round-robin: each takes what is queued for it
+    /// (up to a batch). Returns how many messages the lanes took.
+    pub fn poll(&mut self) -> usize {
+        let n = self.lanes.len();
+        let mut taken = 0;
+        let mut done = Vec::new();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            match self.lanes[i].run(BATCH) {
+                Step::Ran(count) => taken += count,
+                Step::Idle => {}
+                Step::Done => done.push(i),
+            }
+        }
+        if n > 0 {
+            self.next = (self.next + 1) % n;
+        }
+        done.sort_unstable();
+        for i in done.into_iter().rev() {
+            let lane = self.lanes.remove(i);
+            self.reports.push(lane.finish());
+        }
+        taken
+    }
+
+    /// Polls until no lane has anything left to take. Returns how many
+    /// messages the lanes took.
+    pub fn run_until_idle(&mut self) -> usize {
+        let mut total = 0;
+        loop {
+            let taken = self.poll();
+            total += taken;
+            if taken == 0 && !self.lanes.iter().any(Lane::has_work) {
+                return total;
+            }
+        }
+    }
+
+    /// Asks a plugin to leave before its next message; its report comes with
+    /// [`shutdown`](LocalHost::shutdown). Returns false if it is not attached.
+    pub fn detach(&mut self, id: PluginId) -> bool {
+        self.bus.detach(id)
+    }
+
+    /// A snapshot of an attached plugin's counters.
+    pub fn stats(&self, id: PluginId) -> Option<Stats> {
+        self.bus.stats(id)
+    }
+
+    /// Every attached plugin with its counters.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.bus.plugins()
+    }
+
+    /// Closes the host, lets every plugin drain what was sent to it, and
+    /// returns one report per plugin ever attached, by id.
+    pub fn shutdown(mut self) -> Vec<Report> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Vec<Report> {
+        self.bus.close();
+        while !self.lanes.is_empty() {
+            self.poll();
+        }
+        let mut reports = core::mem::take(&mut self.reports);
+        reports.sort_by_key(|r| r.id);
+        reports
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> Drop for LocalHost<M, S> {
+    /// Dropping the host drains it like [`shutdown`](LocalHost::shutdown),
+    /// so no message sent under `Block` is lost; the reports are discarded.
+    fn drop(&mut self) {
+        self.bus.close();
+        while !self.lanes.is_empty() {
+            let mut i = 0;
+            while i < self.lanes.len() {
+                if self.lanes[i].run(BATCH) == Step::Done {
+                    drop(self.lanes.remove(i).finish());
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> fmt::Debug for LocalHost<M, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalHost")
+            .field("bus", &self.bus)
+            .field("lanes", &self.lanes.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,304 @@
+//! The counted envelope every plugin receives.
+
+use alloc::boxed::Box;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Deref;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
+
+/// A broadcast message: one allocation, shared by every plugin that sees it.
+///
+/// `Clone` is one atomic increment; the last drop frees the value with the
+/// allocator of the binary that created it, because the envelope carries its
+/// creator's release function. That keeps a message valid when a dynamic
+/// plugin built with another global allocator drops the last reference.
+///
+/// # Example
+/// ```
+/// use plugbus_core::Message;
+///
+/// let message = Message::new(String::from("hello"));
+/// let kept = message.clone();
+/// assert_eq!(kept.len(), 5);
+/// assert!(Message::ptr_eq(&message, &kept));
+/// ```
+pub struct Message<M> {
+    inner: NonNull<Inner<M>>,
+    _owns: PhantomData<Inner<M>>,
+}
+
+/// The part of an envelope that does not depend on `M`; `#[repr(C)]` so both
+/// sides of a dynamic-library boundary agree on it.
+#[repr(C)]
+struct Header {
+    count: AtomicUsize,
+    /// Frees the whole envelope; compiled into the binary that allocated it.
+    release: unsafe extern "C" fn(*mut Header),
+    /// Keeps the creating library mapped while the envelope lives (null in
+    /// the host and in statically linked plugins).
+    owner: *const ImageOwner,
+}
+
+#[repr(C)]
+struct Inner<M> {
+    header: Header,
+    value: M,
+}
+
+/// A handle that keeps a loaded library mapped: a dynamic-library host gives
+/// one to each library it loads, and every envelope created inside that
+/// library retains it until the envelope is freed.
+///
+/// The functions are the host's, so calling `release` last, after the
+/// envelope's memory is gone, runs host code even if it unmaps the library.
+#[repr(C)]
+#[derive(Debug)]
+pub struct ImageOwner {
+    /// Opaque context passed to both functions.
+    pub ctx: *const (),
+    /// Adds one reference to the context.
+    pub retain: unsafe extern "C" fn(*const ()),
+    /// Drops one reference; may unload the library.
+    pub release: unsafe extern "C" fn(*const ()),
+}
+
+/// The owner of the binary this copy of plugbus-core is linked into.
+static IMAGE_OWNER: AtomicPtr<ImageOwner> = AtomicPtr::new(ptr::null_mut());
+
+/// Sets the owner of the binary this copy of plugbus-core is linked into.
+///
+/// # Safety
+/// `owner` must be null or point to an [`ImageOwner`] whose functions may be
+/// called from any thread and which stays valid while any envelope created
+/// after this call lives (the owner's own reference count ensures that when
+/// `retain` is honest). Only a dynamic-library loader calls this, once,
+/// before it runs any plugin code.
+#[allow(dead_code)] // called by the export macro's glue in `ffi`
+pub(crate) unsafe fn set_image_owner(owner: *const ImageOwner) {
+    // ORDERING: Release pairs with the Acquire in `Message::new`, so a thread
+    // that sees the pointer sees the pointee.
+    IMAGE_OWNER.store(owner.cast_mut(), Ordering::Release);
+}
+
+// SAFETY: a `Message<M>` hands out `&M` to any thread holding a clone and may
+// drop `M` on any thread, exactly like `Arc<M>`; that needs `M: Send + Sync`.
+unsafe impl<M: Send + Sync> Send for Message<M> {}
+// SAFETY: as for `Send`: shared access only gives `&M`.
+unsafe impl<M: Send + Sync> Sync for Message<M> {}
+
+impl<M> Message<M> {
+    /// Wraps `value` in a new envelope with a count of one.
+    pub fn new(value: M) -> Self {
+        // ORDERING: Acquire pairs with the Release in `set_image_owner`.
+        let owner = IMAGE_OWNER.load(Ordering::Acquire);
+        if !owner.is_null() {
+            // SAFETY: a non-null owner is valid by `set_image_owner`'s contract.
+            unsafe { ((*owner).retain)((*owner).ctx) };
+        }
+        let inner = Box::new(Inner {
+            header: Header {
+                count: AtomicUsize::new(1),
+                release: release::<M>,
+                owner,
+            },
+            value,
+        });
+        Message {
+            inner: NonNull::from(Box::leak(inner)),
+            _owns: PhantomData,
+        }
+    }
+
+    /// Whether two envelopes are the same allocation.
+    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
+        this.inner == other.inner
+    }
+
+    /// How many envelopes share this allocation right now.
+    pub fn count(this: &Self) -> usize {
+        // ORDERING: a snapshot for diagnostics; nothing is synchronised on it.
+        this.header().count.load(Ordering::Relaxed)
+    }
+
+    /// Returns the value if this is the only envelope, or the envelope back.
+    pub fn try_unwrap(this: Self) -> Result<M, Self> {
+        let header = this.header();
+        // ORDERING: Acquire makes every earlier use of the value through
+        // another envelope happen before we take it, as in `Arc::try_unwrap`.
+        if header
+            .count
+            .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(this);
+        }
+        let this = core::mem::ManuallyDrop::new(this);
+        let inner = this.inner.as_ptr();
+        // SAFETY: the count went from 1 to 0, so we are the only owner; the
+        // value is read out exactly once and the memory is then released by
+        // its creator's function, which frees without dropping the value
+        // because the count of zero tells it the value was moved out.
+        unsafe {
+            let value = ptr::read(&(*inner).value);
+            let header = &raw mut (*inner).header;
+            let owner = (*header).owner;
+            ((*header).release)(header);
+            release_owner(owner);
+            Ok(value)
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: `inner` stays allocated while this envelope holds a count.
+        unsafe { &self.inner.as_ref().header }
+    }
+}
+
+/// Frees an envelope allocated by this binary. The value is dropped first
+/// unless `try_unwrap` moved it out (it leaves a count of zero; a normal last
+/// drop leaves a count of `usize::MAX`).
+unsafe extern "C" fn release<M>(header: *mut Header) {
+    let inner = header.cast::<Inner<M>>();
+    // SAFETY: `header` is the first field of a `Box<Inner<M>>` allocated by
+    // `Message::new` in this binary (this function is stored only there),
+    // and the caller owns it exclusively.
+    unsafe {
+        // ORDERING: the caller already synchronised the count.
+        let moved_out = (*header).count.load(Ordering::Relaxed) == 0;
+        if moved_out {
+            let inner = inner.cast::<core::mem::MaybeUninit<Inner<M>>>();
+            drop(Box::from_raw(inner));
+        } else {
+            drop(Box::from_raw(inner));
+        }
+    }
+}
+
+/// Drops the library reference an envelope held, after its memory is gone.
+///
+/// # Safety
+/// `owner` is null or the owner stored by `Message::new`, not yet released.
+unsafe fn release_owner(owner: *const ImageOwner) {
+    if !owner.is_null() {
+        // SAFETY: by `set_image_owner`'s contract the owner outlives every
+        // envelope created while it was set; copying the fields out first
+        // means nothing of it is touched once `release` runs.
+        unsafe {
+            let ImageOwner { ctx, release, .. } = ptr::read(owner);
+            release(ctx);
+        }
+    }
+}
+
+impl<M> Clone for Message<M> {
+    fn clone(&self) -> Self {
+        // ORDERING: Relaxed as in `Arc::clone`: a new reference is made from
+        // an existing one, which already keeps the allocation alive.
+        let old = self.header().count.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            // Unreachable without leaking billions of envelopes; wrapping
+            // would free a live value.
+            panic!("plugbus Message reference count overflow");
+        }
+        Message {
+            inner: self.inner,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<M> Drop for Message<M> {
+    fn drop(&mut self) {
+        // ORDERING: Release on every decrement and Acquire before freeing, as
+        // in `Arc::drop`: all uses of the value happen before it is dropped.
+        if self.header().count.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        let header = self.inner.as_ptr().cast::<Header>();
+        // SAFETY: the count reached zero, so this is the last envelope. The
+        // marker `usize::MAX` tells `release` to drop the value. The release
+        // function is the creator's, so the creator's allocator frees it.
+        unsafe {
+            (*header).count.store(usize::MAX, Ordering::Relaxed);
+            let owner = (*header).owner;
+            ((*header).release)(header);
+            release_owner(owner);
+        }
+    }
+}
+
+impl<M> Deref for Message<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        // SAFETY: `inner` stays allocated while this envelope holds a count,
+        // and the value is only ever shared immutably.
+        unsafe { &self.inner.as_ref().value }
+    }
+}
+
+impl<M> AsRef<M> for Message<M> {
+    fn as_ref(&self) -> &M {
+        self
+    }
+}
+
+impl<M> From<M> for Message<M> {
+    fn from(value: M) -> Self {
+        Message::new(value)
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for Message<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<M: fmt::Display> fmt::Display for Message<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<M: PartialEq> PartialEq for Message<M> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<M: Eq> Eq for Message<M> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+    use alloc::sync::Arc;
+
+    #[test]
+    fn last_drop_drops_value_once() {
+        let witness = Arc::new(());
+        let message = Message::new(witness.clone());
+        let copies: alloc::vec::Vec<_> = (0..5).map(|_| message.clone()).collect();
+        assert_eq!(Message::count(&message), 6);
+        drop(copies);
+        assert_eq!(Arc::strong_count(&witness), 2);
+        drop(message);
+        assert_eq!(Arc::strong_count(&witness), 1);
+    }
+
+    #[test]
+    fn try_unwrap_takes_value_without_double_drop() {
+        let witness = Arc::new(());
+        let message = Message::new((witness.clone(), String::from("x")));
+        let copy = message.clone();
+        let message = Message::try_unwrap(message).unwrap_err();
+        drop(copy);
+        let (w, s) = Message::try_unwrap(message).unwrap();
+        assert_eq!(s, "x");
+        assert_eq!(Arc::strong_count(&witness), 2);
+        drop(w);
+        assert_eq!(Arc::strong_count(&witness), 1);
+    }
+}

@@ -1,0 +1,147 @@
+//! The [`Plugin`] trait and what its handler returns.
+
+use crate::message::Message;
+
+/// A plugin: state that receives every broadcast message on its own lane.
+///
+/// A lane owns its plugin and calls its methods one at a time, so `&mut self`
+/// needs no lock; different plugins run at the same time on different lanes.
+/// The message is lent: a plugin that wants to keep one clones the envelope
+/// (one atomic increment), which is cheaper than every delivery paying it.
+///
+/// # Example
+/// ```
+/// use plugbus_core::{Flow, LocalHost, Message, Plugin};
+///
+/// struct Sum(u64);
+///
+/// impl Plugin<u64> for Sum {
+///     fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+///         self.0 += **message;
+///         Flow::Continue
+///     }
+/// }
+///
+/// let mut host = LocalHost::new();
+/// host.attach(Sum(0)).unwrap();
+/// host.send(2).unwrap();
+/// host.send(40).unwrap();
+/// let reports = host.shutdown();
+/// assert_eq!(reports[0].stats.handled, 2);
+/// ```
+pub trait Plugin<M>: Send + 'static {
+    /// Handles one message; the result says whether to stay attached.
+    fn handle_message(&mut self, message: &Message<M>) -> Flow;
+
+    /// The name reports and errors use. Defaults to the type's name.
+    fn name(&self) -> &str {
+        core::any::type_name::<Self>()
+    }
+
+    /// Interest filter, run on the plugin's lane before [`handle_message`]:
+    /// a message it declines is counted as filtered and not handled.
+    ///
+    /// [`handle_message`]: Plugin::handle_message
+    fn wants(&self, message: &M) -> bool {
+        let _ = message;
+        true
+    }
+
+    /// Called on the plugin's lane once it is attached, before any message.
+    fn on_attach(&mut self, id: PluginId) {
+        let _ = id;
+    }
+
+    /// Called on the plugin's lane when it leaves the host, unless it panicked.
+    fn on_detach(&mut self, exit: Exit) {
+        let _ = exit;
+    }
+}
+
+impl<M: 'static> Plugin<M> for alloc::boxed::Box<dyn Plugin<M>> {
+    fn handle_message(&mut self, message: &Message<M>) -> Flow {
+        (**self).handle_message(message)
+    }
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn wants(&self, message: &M) -> bool {
+        (**self).wants(message)
+    }
+    fn on_attach(&mut self, id: PluginId) {
+        (**self).on_attach(id)
+    }
+    fn on_detach(&mut self, exit: Exit) {
+        (**self).on_detach(exit)
+    }
+}
+
+/// What a handler returns: keep receiving, or leave the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use = "a Flow says whether the plugin stays attached"]
+pub enum Flow {
+    /// Stay attached and receive the next message.
+    Continue,
+    /// Detach from the host with this status; no further message is handled.
+    Detach(Status),
+}
+
+/// The status a plugin detaches with, reported in its [`Report`](crate::Report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Status(pub i32);
+
+impl Status {
+    /// The plugin finished its work.
+    pub const SUCCESS: Status = Status(0);
+    /// The plugin gave up.
+    pub const FAILURE: Status = Status(1);
+}
+
+impl core::fmt::Display for Status {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "status {}", self.0)
+    }
+}
+
+/// Why a plugin left its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Exit {
+    /// Its handler returned [`Flow::Detach`].
+    Detached(Status),
+    /// The host shut down after draining the plugin's queue.
+    Shutdown,
+    /// The host detached it with [`detach`](crate::Bus::detach).
+    Removed,
+    /// One of its methods panicked; the report holds the message.
+    Panicked,
+}
+
+impl core::fmt::Display for Exit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Exit::Detached(status) => write!(f, "detached with {status}"),
+            Exit::Shutdown => f.write_str("shut down"),
+            Exit::Removed => f.write_str("removed by the host"),
+            Exit::Panicked => f.write_str("panicked"),
+        }
+    }
+}
+
+/// A plugin's id within one host, unique for the host's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PluginId(pub(crate) u32);
+
+impl PluginId {
+    /// The id as a number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl core::fmt::Display for PluginId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}

@@ -1,0 +1,137 @@
+//! Where the ring keeps its slots: allocated once, or inline with a size
+//! fixed at compile time.
+
+use alloc::boxed::Box;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::mem::MaybeUninit;
+
+use crate::message::Message;
+
+/// One slot of the ring. Only the bus reads or writes it, under the ring's
+/// cursor protocol; storage only keeps it.
+pub struct Slot<M>(pub(crate) UnsafeCell<MaybeUninit<Message<M>>>);
+
+impl<M> Slot<M> {
+    /// An empty slot.
+    pub const fn new() -> Self {
+        Slot(UnsafeCell::new(MaybeUninit::uninit()))
+    }
+}
+
+impl<M> Default for Slot<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M> fmt::Debug for Slot<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Slot")
+    }
+}
+
+// SAFETY: a slot is written only by the sender holding the bus's send lock,
+// and only once every lane that could read its previous message has moved
+// past it; lanes only read a slot between their cursor and the published
+// tail. Sharing it is therefore sharing `Message<M>`, which needs
+// `M: Send + Sync`.
+unsafe impl<M: Send + Sync> Sync for Slot<M> {}
+// SAFETY: moving a slot moves at most a `Message<M>`.
+unsafe impl<M: Send + Sync> Send for Slot<M> {}
+
+/// The ring's storage: a fixed slice of slots.
+///
+/// # Safety
+/// `slots` must return the same slice on every call for the storage's whole
+/// life, and its length must be a power of two. The bus indexes it with a
+/// mask and relies on slots never moving or changing number.
+pub unsafe trait Storage<M>: Send + Sync {
+    /// The slots.
+    fn slots(&self) -> &[Slot<M>];
+}
+
+/// Slots allocated once on the heap; the capacity is chosen at run time.
+///
+/// # Example
+/// ```
+/// use plugbus_core::ring::{Heap, Storage};
+///
+/// let ring = Heap::<u32>::with_capacity(1000);
+/// assert_eq!(ring.slots().len(), 1024); // rounded up to a power of two
+/// ```
+pub struct Heap<M>(Box<[Slot<M>]>);
+
+impl<M> Heap<M> {
+    /// Slots for at least `capacity` messages (at least 1), rounded up to a
+    /// power of two.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, MAX_CAPACITY).next_power_of_two();
+        Heap((0..capacity).map(|_| Slot::new()).collect())
+    }
+}
+
+/// The largest ring: sequence numbers wrap, and a lane's lag must stay far
+/// below half the sequence space for wrapping comparisons to hold.
+pub(crate) const MAX_CAPACITY: usize = 1 << (usize::BITS - 4);
+
+impl<M> fmt::Debug for Heap<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heap")
+            .field("capacity", &self.0.len())
+            .finish()
+    }
+}
+
+// SAFETY: the boxed slice is created once and never replaced; its length is a
+// power of two by construction.
+unsafe impl<M: Send + Sync> Storage<M> for Heap<M> {
+    fn slots(&self) -> &[Slot<M>] {
+        &self.0
+    }
+}
+
+/// `N` slots stored inline, with no allocation of their own: for targets
+/// that size everything at compile time. `N` must be a power of two.
+///
+/// # Example
+/// ```
+/// use plugbus_core::ring::{Fixed, Storage};
+///
+/// let ring = Fixed::<u32, 64>::new();
+/// assert_eq!(ring.slots().len(), 64);
+/// ```
+pub struct Fixed<M, const N: usize>([Slot<M>; N]);
+
+impl<M, const N: usize> Fixed<M, N> {
+    const POWER_OF_TWO: () = assert!(
+        N.is_power_of_two() && N <= MAX_CAPACITY,
+        "Fixed ring size must be a power of two"
+    );
+
+    /// Empty slots.
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::POWER_OF_TWO;
+        Fixed([const { Slot::new() }; N])
+    }
+}
+
+impl<M, const N: usize> Default for Fixed<M, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M, const N: usize> fmt::Debug for Fixed<M, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fixed").field("capacity", &N).finish()
+    }
+}
+
+// SAFETY: an array never changes length and `new` asserts N is a power of two.
+unsafe impl<M: Send + Sync, const N: usize> Storage<M> for Fixed<M, N> {
+    fn slots(&self) -> &[Slot<M>] {
+        &self.0
+    }
+}
