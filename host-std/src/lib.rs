@@ -1,0 +1,3 @@
+//! Plugbus host on std threads: one OS thread per plugin, and the dynamic-library loader.
+
+#![forbid(unsafe_code)]

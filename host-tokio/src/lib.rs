@@ -1,0 +1,3 @@
+//! Plugbus host on tokio: one task per plugin, async API.
+
+#![forbid(unsafe_code)]
