@@ -93,12 +93,6 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
                 return Step::Done;
             }
         }
-        // ORDERING: Relaxed is enough to notice a request; `close`/`detach`
-        // also wake the lane, and `prepare_sleep` re-reads with SeqCst.
-        if self.shared.detach.load(Ordering::Relaxed) {
-            self.exit(Exit::Removed);
-            return Step::Done;
-        }
         let taken = if self.shared.queue.is_some() {
             self.run_queue(max.max(1))
         } else {
@@ -124,6 +118,9 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         // ORDERING: Acquire pairs with the sender's publishing store, so the
         // slots below `tail` are initialised for us.
         let tail = self.bus.tail(Ordering::Acquire);
+        if self.detach_requested() {
+            return 0;
+        }
         let available = tail.wrapping_sub(self.cursor);
         if available == 0 {
             return 0;
@@ -167,6 +164,10 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             let n = queue.len().min(max);
             self.batch.extend(queue.drain(..n));
         }
+        if self.detach_requested() {
+            self.batch.clear();
+            return 0;
+        }
         let plugin = self
             .plugin
             .as_mut()
@@ -185,6 +186,19 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         self.shared.counters.publish(&self.local);
         self.settle(outcome);
         taken
+    }
+
+    /// Detaches the plugin if the host asked. Called after the lane loaded
+    /// the tail (Acquire) or took the queue lock, so a message sent after
+    /// `Bus::detach` returned is never handled: its publication carries the
+    /// flag with it.
+    fn detach_requested(&mut self) -> bool {
+        // ORDERING: Relaxed suffices after the Acquire above (see doc).
+        if self.shared.detach.load(Ordering::Relaxed) {
+            self.exit(Exit::Removed);
+            return true;
+        }
+        false
     }
 
     fn settle(&mut self, outcome: Result<Flow, String>) {

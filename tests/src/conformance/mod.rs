@@ -1,0 +1,91 @@
+//! One definition of each scenario, run on every host.
+//!
+//! A host takes part by implementing [`Family`] (its name and how to make
+//! one) and [`TestHost`] (a thin adapter over its API), then one line in
+//! `tests/conformance.rs`: `conformance!(name, Adapter);`. Every scenario
+//! asserts exact counts and contents, and every failure message starts with
+//! the host's name.
+
+mod adapters;
+mod plugins;
+pub mod scenarios;
+
+pub use adapters::Local;
+pub use plugins::{Gate, Recorder, Seen};
+
+use plugbus_core::{
+    AttachError, AttachOptions, Plugin, PluginId, Report, SendError, Stats, TrySendError,
+};
+
+/// A host under test: how to make one for any message type.
+pub trait Family {
+    /// The name failures are reported under.
+    const NAME: &'static str;
+    /// Whether lanes run on their own while the test thread sends (threads,
+    /// tasks); false for the poll-driven host, whose lanes run only in
+    /// [`TestHost::run_pending`].
+    const CONCURRENT: bool;
+    /// The adapter for message type `M`.
+    type Host<M: Send + Sync + 'static>: TestHost<M>;
+    /// A host whose ring holds `capacity` messages.
+    fn host<M: Send + Sync + 'static>(capacity: usize) -> Self::Host<M>;
+}
+
+/// The operations the scenarios use, the same on every host.
+pub trait TestHost<M: Send + Sync + 'static> {
+    /// Attaches a plugin.
+    fn attach_with(
+        &mut self,
+        plugin: Box<dyn Plugin<M>>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError>;
+    /// Sends, waiting under `Block`.
+    fn send(&mut self, value: M) -> Result<(), SendError<M>>;
+    /// Sends without waiting.
+    fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>>;
+    /// Lets lanes run what is queued: the poll-driven host runs them until
+    /// idle; hosts whose lanes run by themselves do nothing.
+    fn run_pending(&mut self);
+    /// Asks a plugin to leave.
+    fn detach(&mut self, id: PluginId) -> bool;
+    /// A plugin's counters now.
+    fn stats(&self, id: PluginId) -> Option<Stats>;
+    /// Shuts down, draining, and returns the reports by id.
+    fn shutdown(self) -> Vec<Report>;
+
+    /// Attaches a plugin with default options.
+    fn attach(&mut self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError>
+    where
+        Self: Sized,
+    {
+        self.attach_with(Box::new(plugin), AttachOptions::new())
+    }
+}
+
+/// Defines one `#[test]` per scenario for a host family, in a module named
+/// after the host so a failing test names the host it failed on.
+#[macro_export]
+macro_rules! conformance {
+    ($module:ident, $family:ty) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::conformance::scenarios;
+            $crate::conformance!(@tests $family;
+                ordering, broadcast, filters, block_never_loses, try_send_full,
+                drop_newest, drop_oldest, reject, detach_with_status,
+                host_detach, attach_while_flowing, panic_is_isolated,
+                panic_in_hooks, shutdown_drains, outbox_replies, stats_while_running,
+                bad_capacity
+            );
+        }
+    };
+    (@tests $family:ty; $($scenario:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $scenario() {
+                scenarios::$scenario::<$family>();
+            }
+        )*
+    };
+}

@@ -1,0 +1,506 @@
+//! The scenarios. Each is generic over a host [`Family`] and asserts exact
+//! counts and contents; every assertion message starts with the host's name.
+
+use std::time::{Duration, Instant};
+
+use plugbus_core::{
+    AttachError, AttachOptions, Exit, Overflow, PluginId, Report, SendError, Status, TrySendError,
+    outbox,
+};
+
+use super::{Family, Gate, Recorder, TestHost};
+
+/// Upper bound for waiting on another lane; a deadlock guard, not a timing
+/// assertion: every wait normally ends in microseconds.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn wait_until<F: Family, M: Send + Sync + 'static>(
+    host: &mut F::Host<M>,
+    what: &str,
+    mut done: impl FnMut(&F::Host<M>) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        host.run_pending();
+        if done(host) {
+            return;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{}: timed out waiting for {what}",
+            F::NAME
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn report(reports: &[Report], id: PluginId) -> &Report {
+    reports
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no report for plugin {id}"))
+}
+
+fn range(n: u64) -> Vec<u64> {
+    (0..n).collect()
+}
+
+/// Each plugin sees every message in the order sent, also when the ring wraps
+/// many times and the sender waits for the slowest plugin.
+pub fn ordering<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let (plugin, s) = Recorder::new(&format!("r{i}"));
+        let plugin = if i == 0 {
+            plugin.delay(Duration::from_micros(20))
+        } else {
+            plugin
+        };
+        host.attach(plugin).unwrap();
+        seen.push(s);
+    }
+    for i in 0..2000 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(reports.len(), 3, "{}", F::NAME);
+    for (s, r) in seen.iter().zip(&reports) {
+        assert_eq!(
+            s.get(),
+            range(2000),
+            "{}: {} saw another sequence",
+            F::NAME,
+            r.name
+        );
+        assert_eq!(r.stats.handled, 2000, "{}: {}", F::NAME, r.name);
+        assert_eq!(r.exit, Exit::Shutdown, "{}: {}", F::NAME, r.name);
+    }
+}
+
+/// Every attached plugin sees every message.
+pub fn broadcast<F: Family>() {
+    let mut host = F::host::<u64>(256);
+    let seen: Vec<_> = (0..24)
+        .map(|i| {
+            let (plugin, s) = Recorder::new(&format!("r{i}"));
+            host.attach(plugin).unwrap();
+            s
+        })
+        .collect();
+    for i in 0..500 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(reports.len(), 24, "{}", F::NAME);
+    for (s, r) in seen.iter().zip(&reports) {
+        assert_eq!(s.get(), range(500), "{}: {}", F::NAME, r.name);
+        assert_eq!(
+            (r.stats.received, r.stats.handled, r.stats.dropped),
+            (500, 500, 0),
+            "{}: {}",
+            F::NAME,
+            r.name
+        );
+    }
+}
+
+/// A filter declines messages on the plugin's lane; they are counted.
+pub fn filters<F: Family>() {
+    let mut host = F::host::<u64>(64);
+    let (even, seen) = Recorder::new("even");
+    let id = host.attach(even.filter(|m| m % 2 == 0)).unwrap();
+    for i in 0..100 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(
+        seen.get(),
+        (0..100).filter(|m| m % 2 == 0).collect::<Vec<_>>(),
+        "{}",
+        F::NAME
+    );
+    let stats = report(&reports, id).stats;
+    assert_eq!(
+        (stats.received, stats.handled, stats.filtered),
+        (100, 50, 50),
+        "{}",
+        F::NAME
+    );
+}
+
+/// With `Block`, a slow plugin slows the sender but loses nothing.
+pub fn block_never_loses<F: Family>() {
+    let mut host = F::host::<u64>(8);
+    let (slow, slow_seen) = Recorder::new("slow");
+    let (fast, fast_seen) = Recorder::new("fast");
+    host.attach(slow.delay(Duration::from_micros(50))).unwrap();
+    host.attach(fast).unwrap();
+    for i in 0..300 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(slow_seen.get(), range(300), "{}", F::NAME);
+    assert_eq!(fast_seen.get(), range(300), "{}", F::NAME);
+    assert!(reports.iter().all(|r| r.stats.dropped == 0), "{}", F::NAME);
+}
+
+/// `try_send` reports a full `Block` plugin instead of waiting, and hands
+/// the message back.
+pub fn try_send_full<F: Family>() {
+    let mut host = F::host::<u64>(4);
+    let gate = Gate::new(F::CONCURRENT);
+    let (plugin, seen) = Recorder::new("gated");
+    host.attach(plugin.gate(gate.clone())).unwrap();
+    for i in 0..4 {
+        host.try_send(i)
+            .unwrap_or_else(|e| panic!("{}: try_send {i}: {e}", F::NAME));
+    }
+    match host.try_send(4) {
+        Err(TrySendError::Full(4)) => {}
+        other => panic!("{}: expected Full(4), got {other:?}", F::NAME),
+    }
+    gate.open();
+    host.send(4).unwrap();
+    host.shutdown();
+    assert_eq!(seen.get(), range(5), "{}", F::NAME);
+}
+
+/// Sets up a gated lossy plugin that is busy with message 0, sends 1..=10
+/// into its queue of 4, and returns what it saw, its report, and what a
+/// `Block` plugin beside it saw.
+fn lossy_run<F: Family>(overflow: Overflow) -> (Vec<u64>, Report, Vec<u64>) {
+    let mut host = F::host::<u64>(64);
+    let gate = Gate::new(F::CONCURRENT);
+    let (plugin, seen) = Recorder::new("lossy");
+    let (other, other_seen) = Recorder::new("other");
+    let id = host
+        .attach_with(
+            Box::new(plugin.gate(gate.clone())),
+            AttachOptions::new().capacity(4).overflow(overflow),
+        )
+        .unwrap();
+    host.attach(other).unwrap();
+    host.send(0).unwrap();
+    wait_until::<F, _>(&mut host, "the lossy plugin to take message 0", |_| {
+        gate.entered() == 1
+    });
+    for i in 1..=10 {
+        host.send(i).unwrap();
+    }
+    gate.open();
+    let reports = host.shutdown();
+    (seen.get(), report(&reports, id).clone(), other_seen.get())
+}
+
+/// `DropNewest`: messages sent while the queue is full are dropped for that
+/// plugin only, and counted.
+pub fn drop_newest<F: Family>() {
+    let (seen, report, other) = lossy_run::<F>(Overflow::DropNewest);
+    assert_eq!(seen, vec![0, 1, 2, 3, 4], "{}", F::NAME);
+    assert_eq!(
+        (report.stats.received, report.stats.dropped),
+        (5, 6),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        other,
+        range(11),
+        "{}: the other plugin lost messages",
+        F::NAME
+    );
+}
+
+/// `DropOldest`: the oldest queued messages make room, and are counted.
+pub fn drop_oldest<F: Family>() {
+    let (seen, report, other) = lossy_run::<F>(Overflow::DropOldest);
+    assert_eq!(seen, vec![0, 7, 8, 9, 10], "{}", F::NAME);
+    assert_eq!(
+        (report.stats.received, report.stats.dropped),
+        (5, 6),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        other,
+        range(11),
+        "{}: the other plugin lost messages",
+        F::NAME
+    );
+}
+
+/// `Reject`: a send fails for everyone while a `Reject` plugin is full, and
+/// names it.
+pub fn reject<F: Family>() {
+    let mut host = F::host::<u64>(8);
+    let gate = Gate::new(F::CONCURRENT);
+    let (plugin, seen) = Recorder::new("picky");
+    let (other, other_seen) = Recorder::new("other");
+    let id = host
+        .attach_with(
+            Box::new(plugin.gate(gate.clone())),
+            AttachOptions::new().capacity(4).overflow(Overflow::Reject),
+        )
+        .unwrap();
+    host.attach(other).unwrap();
+    for i in 0..4 {
+        host.send(i).unwrap();
+    }
+    match host.send(4) {
+        Err(SendError::Rejected { value: 4, refused }) => {
+            assert_eq!(refused, vec![id], "{}", F::NAME)
+        }
+        other => panic!("{}: expected Rejected, got {other:?}", F::NAME),
+    }
+    gate.open();
+    wait_until::<F, _>(&mut host, "the picky plugin to catch up", |h| {
+        h.stats(id).is_some_and(|s| s.handled == 4)
+    });
+    host.send(5).unwrap();
+    let reports = host.shutdown();
+    assert_eq!(seen.get(), vec![0, 1, 2, 3, 5], "{}", F::NAME);
+    assert_eq!(other_seen.get(), vec![0, 1, 2, 3, 5], "{}", F::NAME);
+    let stats = report(&reports, id).stats;
+    assert_eq!(
+        (stats.handled, stats.rejected, stats.dropped),
+        (5, 1, 0),
+        "{}",
+        F::NAME
+    );
+}
+
+/// A plugin that returns `Flow::Detach` leaves with its status; the others
+/// go on.
+pub fn detach_with_status<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let (quitter, quitter_seen) = Recorder::new("quitter");
+    let (stayer, stayer_seen) = Recorder::new("stayer");
+    let q = host.attach(quitter.detach_after(3, Status(7))).unwrap();
+    let s = host.attach(stayer).unwrap();
+    for i in 0..10 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(quitter_seen.get(), range(3), "{}", F::NAME);
+    assert_eq!(
+        report(&reports, q).exit,
+        Exit::Detached(Status(7)),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(report(&reports, q).stats.received, 3, "{}", F::NAME);
+    assert_eq!(stayer_seen.get(), range(10), "{}", F::NAME);
+    assert_eq!(report(&reports, s).exit, Exit::Shutdown, "{}", F::NAME);
+}
+
+/// The host detaches a plugin: it handles nothing sent after `detach`.
+pub fn host_detach<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let (plugin, seen) = Recorder::new("removed");
+    let id = host.attach(plugin).unwrap();
+    for i in 0..5 {
+        host.send(i).unwrap();
+    }
+    wait_until::<F, _>(&mut host, "5 messages handled", |h| {
+        h.stats(id).is_some_and(|s| s.handled == 5)
+    });
+    assert!(host.detach(id), "{}", F::NAME);
+    for i in 5..10 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(seen.get(), range(5), "{}", F::NAME);
+    assert_eq!(report(&reports, id).exit, Exit::Removed, "{}", F::NAME);
+}
+
+/// A plugin attached while messages flow sees exactly those sent after.
+pub fn attach_while_flowing<F: Family>() {
+    let mut host = F::host::<u64>(32);
+    let (early, early_seen) = Recorder::new("early");
+    host.attach(early.delay(Duration::from_micros(10))).unwrap();
+    for i in 0..50 {
+        host.send(i).unwrap();
+    }
+    let (late, late_seen) = Recorder::new("late");
+    host.attach(late).unwrap();
+    for i in 50..100 {
+        host.send(i).unwrap();
+    }
+    host.shutdown();
+    assert_eq!(early_seen.get(), range(100), "{}", F::NAME);
+    assert_eq!(
+        late_seen.get(),
+        (50..100).collect::<Vec<_>>(),
+        "{}",
+        F::NAME
+    );
+}
+
+/// A plugin that panics is detached and reported; the host and the other
+/// plugins go on with exact counts.
+pub fn panic_is_isolated<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let (bad, bad_seen) = Recorder::new("bad");
+    let (good, good_seen) = Recorder::new("good");
+    let b = host.attach(bad.panic_on(3)).unwrap();
+    let g = host.attach(good).unwrap();
+    for i in 0..10 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    let bad = report(&reports, b);
+    assert_eq!(bad.exit, Exit::Panicked, "{}", F::NAME);
+    assert_eq!(
+        bad.panic.as_deref(),
+        Some("bad panics on message 3"),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        (bad.stats.received, bad.stats.handled, bad.stats.panicked),
+        (3, 2, 1),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(bad_seen.get(), range(2), "{}", F::NAME);
+    assert_eq!(good_seen.get(), range(10), "{}", F::NAME);
+    assert_eq!(report(&reports, g).exit, Exit::Shutdown, "{}", F::NAME);
+}
+
+/// Panics in the attach and detach hooks are caught and reported too.
+pub fn panic_in_hooks<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let (at, at_seen) = Recorder::new("attach-panics");
+    let (de, de_seen) = Recorder::new("detach-panics");
+    let a = host.attach(at.panic_in_attach()).unwrap();
+    let d = host.attach(de.panic_in_detach()).unwrap();
+    for i in 0..4 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    let at = report(&reports, a);
+    assert_eq!(
+        (at.exit, at.stats.received),
+        (Exit::Panicked, 0),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        at.panic.as_deref(),
+        Some("attach-panics panics in on_attach"),
+        "{}",
+        F::NAME
+    );
+    assert!(at_seen.get().is_empty(), "{}", F::NAME);
+    let de = report(&reports, d);
+    assert_eq!(
+        (de.exit, de.stats.handled),
+        (Exit::Panicked, 4),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        de.panic.as_deref(),
+        Some("detach-panics panics in on_detach"),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(de_seen.get(), range(4), "{}", F::NAME);
+}
+
+/// Shutdown right after sending drains every queue: nothing sent under
+/// `Block` is lost.
+pub fn shutdown_drains<F: Family>() {
+    let mut host = F::host::<u64>(64);
+    let (slow, seen) = Recorder::new("slow");
+    let id = host.attach(slow.delay(Duration::from_micros(100))).unwrap();
+    for i in 0..500 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(seen.get(), range(500), "{}", F::NAME);
+    assert_eq!(report(&reports, id).stats.handled, 500, "{}", F::NAME);
+}
+
+/// Plugins reply through an outbox; the host reads every reply.
+pub fn outbox_replies<F: Family>() {
+    let mut host = F::host::<u64>(64);
+    let (tx, replies) = outbox(1000);
+    let (a, _) = Recorder::new("a");
+    let (b, _) = Recorder::new("b");
+    host.attach(a.reply(tx.clone()).filter(|m| m % 2 == 0))
+        .unwrap();
+    host.attach(b.reply(tx).filter(|m| m % 2 == 1)).unwrap();
+    for i in 0..100 {
+        host.send(i).unwrap();
+    }
+    host.shutdown();
+    let mut got = replies.drain();
+    got.sort_unstable();
+    assert_eq!(got, range(100), "{}", F::NAME);
+    assert_eq!(replies.dropped(), 0, "{}", F::NAME);
+    assert_eq!(
+        replies.recv_blocking(),
+        None,
+        "{}: outboxes outlived the host",
+        F::NAME
+    );
+}
+
+/// Counters are readable while plugins run.
+pub fn stats_while_running<F: Family>() {
+    let mut host = F::host::<u64>(64);
+    let (plugin, _) = Recorder::new("counted");
+    let id = host.attach(plugin.filter(|m| *m < 7)).unwrap();
+    for i in 0..10 {
+        host.send(i).unwrap();
+    }
+    wait_until::<F, _>(&mut host, "10 messages received", |h| {
+        h.stats(id).is_some_and(|s| s.received == 10)
+    });
+    let stats = host.stats(id).unwrap();
+    assert_eq!((stats.handled, stats.filtered), (7, 3), "{}", F::NAME);
+    let mut other = F::host::<u64>(4);
+    other.attach(Recorder::<u64>::new("x").0).unwrap();
+    let unknown = other.attach(Recorder::<u64>::new("y").0).unwrap();
+    assert!(
+        host.stats(unknown).is_none(),
+        "{}: stats of an id it never gave",
+        F::NAME
+    );
+    other.shutdown();
+    host.shutdown();
+}
+
+/// Capacities the host cannot give are typed errors.
+pub fn bad_capacity<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let (a, _) = Recorder::<u64>::new("a");
+    match host.attach_with(Box::new(a), AttachOptions::new().capacity(0)) {
+        Err(AttachError::Capacity {
+            requested: 0,
+            max: 16,
+        }) => {}
+        other => panic!("{}: expected a capacity error, got {other:?}", F::NAME),
+    }
+    let (b, _) = Recorder::<u64>::new("b");
+    match host.attach_with(Box::new(b), AttachOptions::new().capacity(17)) {
+        Err(AttachError::Capacity {
+            requested: 17,
+            max: 16,
+        }) => {}
+        other => panic!("{}: expected a capacity error, got {other:?}", F::NAME),
+    }
+    let (c, seen) = Recorder::<u64>::new("c");
+    host.attach_with(
+        Box::new(c),
+        AttachOptions::new()
+            .capacity(1000)
+            .overflow(Overflow::DropNewest),
+    )
+    .unwrap_or_else(|e| panic!("{}: a lossy queue may exceed the ring: {e}", F::NAME));
+    host.send(1).unwrap();
+    host.shutdown();
+    assert_eq!(seen.get(), vec![1], "{}", F::NAME);
+}
