@@ -52,6 +52,7 @@ mod plugin;
 mod policy;
 pub mod registry;
 pub mod ring;
+mod sync;
 
 pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step, WaiterKey};
 pub use error::{AttachError, SendError, TrySendError};

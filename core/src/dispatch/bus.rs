@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
 use super::lane::Lane;
 use super::stats::{Counters, Stats};
@@ -20,6 +20,7 @@ use crate::message::Message;
 use crate::plugin::{Plugin, PluginId};
 use crate::policy::{AttachOptions, Overflow};
 use crate::ring::{CachePadded, Heap, Storage, Wake};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, fence};
 
 /// The dispatch core every host shares: the ring, the lanes attached to it,
 /// their counters, and sending. A host adds only how lanes run and wait.
@@ -34,8 +35,8 @@ pub struct Bus<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     /// How many senders wait for room.
     waiting_senders: AtomicUsize,
     closed: AtomicBool,
-    state: spin::Mutex<State<M>>,
-    senders: spin::Mutex<Senders>,
+    state: Mutex<State<M>>,
+    senders: Mutex<Senders>,
     storage: S,
     mask: usize,
 }
@@ -76,7 +77,7 @@ pub(crate) struct LaneShared<M> {
     pub(crate) detach: AtomicBool,
     pub(crate) waker: Arc<dyn Wake>,
     /// Lossy lanes: their own bounded queue.
-    pub(crate) queue: Option<spin::Mutex<VecDeque<Message<M>>>>,
+    pub(crate) queue: Option<Mutex<VecDeque<Message<M>>>>,
     pub(crate) counters: Counters,
 }
 
@@ -113,7 +114,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             sleepers: CachePadded(AtomicUsize::new(0)),
             waiting_senders: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
-            state: spin::Mutex::new(State {
+            state: Mutex::new(State {
                 ring: Vec::new(),
                 lossy: Vec::new(),
                 block_limit: capacity,
@@ -121,7 +122,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
                 live: 0,
                 next_id: 0,
             }),
-            senders: spin::Mutex::new(Senders::default()),
+            senders: Mutex::new(Senders::default()),
             storage,
             mask: capacity - 1,
         })
@@ -178,7 +179,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             sleeping: AtomicBool::new(false),
             detach: AtomicBool::new(false),
             waker,
-            queue: (!ring_lane).then(|| spin::Mutex::new(VecDeque::new())),
+            queue: (!ring_lane).then(|| Mutex::new(VecDeque::new())),
             counters: Counters::default(),
         });
         // A lane with a smaller capacity than the cached limit allows must
@@ -336,10 +337,11 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
     fn limit(&self, lanes: &[Arc<LaneShared<M>>], policy: Overflow, seq: usize) -> usize {
         let mut limit = seq.wrapping_add(self.capacity());
         for lane in lanes.iter().filter(|l| l.overflow == policy) {
-            // ORDERING: SeqCst pairs with the lane's SeqCst cursor store and
-            // its SeqCst load of `waiting_senders`: a sender that registered
-            // as waiting either sees the new cursor here or is woken.
-            let cursor = lane.cursor.load(Ordering::SeqCst);
+            // ORDERING: Acquire pairs with the lane's Release cursor store. A
+            // waiting sender's SeqCst fence (in `add_waiting_sender`) and the
+            // lane's (after its cursor store) make sure it either sees the new
+            // cursor here or is woken.
+            let cursor = lane.cursor.load(Ordering::Acquire);
             let lane_limit = cursor.wrapping_add(lane.capacity);
             if before(lane_limit, limit) {
                 limit = lane_limit;
@@ -374,13 +376,16 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
 
     /// Makes everything below `tail` visible and wakes the lanes that sleep.
     fn publish(&self, state: &State<M>, tail: usize) {
-        // ORDERING: SeqCst, not just Release: with the SeqCst load of
-        // `sleepers` below and the lane's SeqCst sleep-bit set and tail
-        // re-check, either the lane sees this tail or we see its bit. With
-        // acquire/release alone the store could sit in the store buffer while
-        // both sides read old values, and the lane would sleep forever.
-        self.tail.store(tail, Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) != 0 {
+        // ORDERING: Release publishes the slots below `tail` to lanes that
+        // load it with Acquire. The SeqCst fence between this store and the
+        // load of `sleepers` pairs with the fence in `Lane::prepare_sleep`
+        // (between setting the sleep bit and re-reading the tail): either the
+        // lane sees this tail or we see its bit. Without the fences the store
+        // could sit in the store buffer while both sides read old values, and
+        // the lane would sleep forever.
+        self.tail.store(tail, Ordering::Release);
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) != 0 {
             for lane in state.ring.iter().chain(&state.lossy) {
                 lane.notify(&self.sleepers);
             }
@@ -395,9 +400,11 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         senders.next = senders.next.wrapping_add(1);
         let key = senders.next;
         senders.list.push((key, waker));
-        // ORDERING: SeqCst pairs with the lanes' SeqCst cursor store then
-        // load of this count (see `limit`).
-        self.waiting_senders.fetch_add(1, Ordering::SeqCst);
+        // ORDERING: the fence pairs with the lane's fence between its cursor
+        // store and its load of this count: either the lane sees us waiting
+        // and wakes us, or our `has_room` sees its new cursor.
+        self.waiting_senders.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         WaiterKey(key)
     }
 
@@ -407,8 +414,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         let mut senders = self.senders.lock();
         if let Some(i) = senders.list.iter().position(|(k, _)| *k == key.0) {
             senders.list.swap_remove(i);
-            // ORDERING: see `add_waiting_sender`.
-            self.waiting_senders.fetch_sub(1, Ordering::SeqCst);
+            // ORDERING: a stale non-zero count only costs a spurious wake.
+            self.waiting_senders.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -425,9 +432,11 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         before(seq, state.block_limit)
     }
 
+    /// Called by a lane right after publishing its cursor.
     pub(crate) fn wake_senders_if_waiting(&self) {
-        // ORDERING: see `limit`.
-        if self.waiting_senders.load(Ordering::SeqCst) != 0 {
+        // ORDERING: see `add_waiting_sender`.
+        fence(Ordering::SeqCst);
+        if self.waiting_senders.load(Ordering::Relaxed) != 0 {
             for (_, waker) in self.senders.lock().list.iter() {
                 waker.wake();
             }
@@ -438,8 +447,10 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
     /// drains what was sent and exits. Idempotent.
     pub fn close(&self) {
         let state = self.state.lock();
-        // ORDERING: SeqCst so a lane that re-checks after setting its sleep
-        // bit sees it, as for the tail in `publish`.
+        // ORDERING: SeqCst store, then the SeqCst swaps of `notify_always`
+        // (release-acquire with the lane's swap of its sleep bit): a lane that
+        // set its bit after our swap sees `closed`; one that set it before is
+        // woken by us.
         self.closed.store(true, Ordering::SeqCst);
         for lane in state.ring.iter().chain(&state.lossy) {
             lane.notify_always(&self.sleepers);
@@ -564,10 +575,10 @@ impl Refusal {
 impl<M> LaneShared<M> {
     /// Wakes the lane if it sleeps.
     pub(crate) fn notify(&self, sleepers: &AtomicUsize) {
-        // ORDERING: a cheap Relaxed look first; the SeqCst swap decides who
-        // takes the bit, so each sleep is woken once.
+        // ORDERING: a cheap Relaxed look first (after the caller's fence);
+        // the swap decides who takes the bit, so each sleep is woken once.
         if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
-            sleepers.fetch_sub(1, Ordering::SeqCst);
+            sleepers.fetch_sub(1, Ordering::Relaxed);
             self.waker.wake();
         }
     }
@@ -577,7 +588,7 @@ impl<M> LaneShared<M> {
     fn notify_always(&self, sleepers: &AtomicUsize) {
         // ORDERING: SeqCst after the caller's SeqCst flag store.
         if self.sleeping.swap(false, Ordering::SeqCst) {
-            sleepers.fetch_sub(1, Ordering::SeqCst);
+            sleepers.fetch_sub(1, Ordering::Relaxed);
             self.waker.wake();
         }
     }
@@ -605,8 +616,9 @@ impl<M> LaneShared<M> {
 
 impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Bus<M, S> {
     fn drop(&mut self) {
+        // ORDERING: `&mut self`: no other thread touches the bus any more.
+        let tail = self.tail.load(Ordering::Relaxed);
         let state = self.state.get_mut();
-        let tail = *self.tail.0.get_mut();
         let slots = self.storage.slots();
         for i in 1..=state.live {
             let slot = &slots[tail.wrapping_sub(i) & self.mask];

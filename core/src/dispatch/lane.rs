@@ -7,6 +7,8 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::sync::atomic::Ordering;
 
+use crate::sync::fence;
+
 use super::bus::{Bus, LaneShared};
 use super::guard::guard;
 use super::stats::{Local, Report, Stats};
@@ -145,9 +147,10 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             }
         }
         self.cursor = self.cursor.wrapping_add(taken);
-        // ORDERING: SeqCst pairs with the sender's SeqCst cursor loads and
-        // its SeqCst `waiting_senders` increment (see `Bus::limit`).
-        self.shared.cursor.store(self.cursor, Ordering::SeqCst);
+        // ORDERING: Release: the sender that sees the cursor may reuse the
+        // slots below it. `wake_senders_if_waiting` fences before it reads
+        // the waiting count (see `Bus::add_waiting_sender`).
+        self.shared.cursor.store(self.cursor, Ordering::Release);
         self.shared.counters.publish(&self.local);
         self.bus.wake_senders_if_waiting();
         self.settle(outcome);
@@ -213,8 +216,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     fn has_messages(&self) -> bool {
         match &self.shared.queue {
             Some(queue) => !queue.lock().is_empty(),
-            // ORDERING: SeqCst for the sleep handshake (see `prepare_sleep`).
-            None => self.bus.tail(Ordering::SeqCst) != self.cursor,
+            // ORDERING: Acquire; `prepare_sleep` fences before calling this.
+            None => self.bus.tail(Ordering::Acquire) != self.cursor,
         }
     }
 
@@ -224,7 +227,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         self.exit.is_some()
             || !self.started
             // ORDERING: see `prepare_sleep`.
-            || self.shared.detach.load(Ordering::SeqCst)
+            || self.shared.detach.load(Ordering::Acquire)
             || self.bus.is_closed()
             || self.has_messages()
     }
@@ -235,15 +238,19 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     ///
     /// An async host registers the task's waker before calling this.
     pub fn prepare_sleep(&self) -> bool {
-        // ORDERING: SeqCst, paired with the sender's SeqCst tail store and
-        // `sleepers` load: either the re-check below sees the new tail, or
-        // the sender sees our bit. Acquire/release alone allows both to miss.
+        // ORDERING: the SeqCst fence between setting the bit and re-reading
+        // the tail pairs with the sender's fence between publishing the tail
+        // and reading `sleepers` (`Bus::publish`): either the re-check sees
+        // the new tail, or the sender sees our bit. Acquire/release alone
+        // allows both to miss. Close and detach take the bit with SeqCst
+        // swaps, which synchronise with ours.
         if !self.shared.sleeping.swap(true, Ordering::SeqCst) {
-            self.bus.sleepers().fetch_add(1, Ordering::SeqCst);
+            self.bus.sleepers().fetch_add(1, Ordering::Relaxed);
         }
+        fence(Ordering::SeqCst);
         if self.has_work() {
             if self.shared.sleeping.swap(false, Ordering::SeqCst) {
-                self.bus.sleepers().fetch_sub(1, Ordering::SeqCst);
+                self.bus.sleepers().fetch_sub(1, Ordering::Relaxed);
             }
             return false;
         }

@@ -8,3 +8,6 @@ mod stats;
 pub use bus::{Bus, PluginInfo, WaiterKey};
 pub use lane::{Lane, Step};
 pub use stats::{Report, Stats};
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,9 @@
 //! plugin leaves when it exits.
 
 use alloc::string::String;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
+
+use crate::sync::AtomicUsize;
 
 use crate::plugin::{Exit, PluginId};
 
