@@ -62,7 +62,11 @@ fn wait_all<F: Family>(host: &mut F::Host<u64>, ids: &[PluginId], handled: u64) 
         {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "{}: lanes stalled", F::NAME);
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}: lanes stalled",
+            F::NAME
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -72,7 +76,9 @@ fn wait_all<F: Family>(host: &mut F::Host<u64>, ids: &[PluginId], handled: u64) 
 ///
 /// The count is global, so tests in this binary take turns.
 fn allocations_per_message<F: Family>() {
-    let _turn = TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut host = F::host::<u64>(1024);
     let ids: Vec<PluginId> = (0..PLUGINS).map(|_| host.attach(Sum(0)).unwrap()).collect();
     for i in 0..2_000 {
@@ -89,7 +95,8 @@ fn allocations_per_message<F: Family>() {
     let allocations = ALLOCATIONS.load(Ordering::Relaxed);
     host.shutdown();
     assert_eq!(
-        allocations, MESSAGES,
+        allocations,
+        MESSAGES,
         "{}: {allocations} allocations for {MESSAGES} messages to {PLUGINS} plugins",
         F::NAME
     );
