@@ -1,1 +1,3 @@
 //! Shared pieces of the plugbus conformance suite.
+
+pub mod dylib;
