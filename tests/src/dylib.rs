@@ -139,3 +139,23 @@ pub fn rss_kib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Where the last loadable (`PT_LOAD`) segment of an ELF64 little-endian
+/// file ends, to cut a library inside it.
+///
+/// # Panics
+/// If `bytes` is not such a file.
+pub fn loadable_end(bytes: &[u8]) -> u64 {
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    assert_eq!(&bytes[..5], b"\x7fELF\x02", "an ELF64 file");
+    let phoff = usize::try_from(u64_at(32)).unwrap();
+    let (size, count) = (usize::from(u16_at(54)), usize::from(u16_at(56)));
+    (0..count)
+        .map(|i| phoff + i * size)
+        .filter(|&at| u32_at(at) == 1)
+        .map(|at| u64_at(at + 8) + u64_at(at + 32))
+        .max()
+        .expect("a loadable segment")
+}
