@@ -418,15 +418,13 @@ impl PrivateCopy {
                 }
             };
             let copy = PrivateCopy { path, keep: false };
-            io::copy(&mut source, &mut target)
-                .and_then(|_| target.sync_data())
-                .map_err(|e| {
-                    io_error(
-                        original,
-                        &format!("copying it to `{}`", copy.path.display()),
-                        e,
-                    )
-                })?;
+            io::copy(&mut source, &mut target).map_err(|e| {
+                io_error(
+                    original,
+                    &format!("copying it to `{}`", copy.path.display()),
+                    e,
+                )
+            })?;
             return Ok(copy);
         }
         Err(io_error(
