@@ -143,18 +143,20 @@ fn reloading_a_replaced_file_loads_the_new_one_only_from_a_copy() {
     };
 
     replace("plugbus_concat");
-    // SAFETY (every load here): the workspace's own plugins.
+    // SAFETY: the workspace's own plugin.
     let old = unsafe { load_with::<Command>(&path, "quiet", &concat.clone().copy(false)) }.unwrap();
     assert_eq!(old.name(), "concat");
     replace("plugbus_debug");
     // Without a copy, the system loader hands back the old mapping for the
     // same path: the new plugin's descriptor is not found in it.
+    // SAFETY: the workspace's own plugin.
     let stale = unsafe { load_with::<Command>(&path, "quiet", &debug.clone().copy(false)) };
     assert!(
         matches!(&stale, Err(LoadError::NoDescriptor { symbol, .. }) if symbol == "plugbus_descriptor_plugbus_debug"),
         "{stale:?}"
     );
     // From a copy, the new file is the one loaded.
+    // SAFETY: the workspace's own plugin.
     let new = unsafe { load_with::<Command>(&path, "quiet", &debug) }.unwrap();
     assert_eq!(new.name(), "debug");
     assert_eq!(old.name(), "concat");

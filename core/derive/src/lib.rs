@@ -1,9 +1,9 @@
 //! `#[derive(Fingerprint)]` for plugbus message types.
 //!
 //! Use it through `plugbus-core` (feature `derive`), which re-exports it next
-//! to the trait:
+//! to the trait (the runnable example is there):
 //!
-//! ```ignore
+//! ```text
 //! #[derive(plugbus_core::Fingerprint)]
 //! enum Command {
 //!     Say(String),
@@ -179,5 +179,68 @@ fn write_canonical(tokens: TokenStream2, out: &mut String) {
                 out.push(' ');
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expanded(input: DeriveInput) -> String {
+        expand(input).unwrap().to_string()
+    }
+
+    #[test]
+    fn layout_and_docs_do_not_matter() {
+        let a = expanded(parse_quote! {
+            enum Command { Say(String), Stop }
+        });
+        let b = expanded(parse_quote! {
+            /// Documented.
+            #[derive(Debug)]
+            enum Command {
+                /// Says it.
+                Say(
+                    String
+                ),
+                Stop,
+            }
+        });
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn every_change_of_definition_matters() {
+        let base = expanded(parse_quote! {
+            #[repr(u8)]
+            enum Command { Say { text: String, loud: bool } = 1, Stop = 2 }
+        });
+        let changed: [DeriveInput; 6] = [
+            parse_quote! { #[repr(u8)] enum Command { Stop = 2, Say { text: String, loud: bool } = 1 } },
+            parse_quote! { #[repr(u8)] enum Command { Say { words: String, loud: bool } = 1, Stop = 2 } },
+            parse_quote! { #[repr(u8)] enum Command { Say { text: String, loud: u8 } = 1, Stop = 2 } },
+            parse_quote! { #[repr(u8)] enum Command { Say { text: String, loud: bool } = 1, Stop = 3 } },
+            parse_quote! { #[repr(u16)] enum Command { Say { text: String, loud: bool } = 1, Stop = 2 } },
+            parse_quote! { #[repr(u8)] enum Command { Say { loud: bool, text: String } = 1, Stop = 2 } },
+        ];
+        for input in changed {
+            assert_ne!(expanded(input), base);
+        }
+    }
+
+    #[test]
+    fn recursive_fields_are_not_folded() {
+        let tree = expanded(parse_quote! {
+            struct Tree { value: u32, children: Vec<Tree>, parent: Option<Box<Self>> }
+        });
+        assert!(tree.contains("< u32 as :: plugbus_core :: Fingerprint > :: FINGERPRINT"));
+        assert!(!tree.contains("< Vec < Tree > as"));
+        assert!(!tree.contains("< Option < Box < Self > > as"));
+    }
+
+    #[test]
+    fn unions_are_refused() {
+        let input: DeriveInput = parse_quote! { union U { a: u32, b: f32 } };
+        assert!(expand(input).is_err());
     }
 }

@@ -64,9 +64,9 @@ macro_rules! export_plugin {
             }
 
             #[unsafe(export_name = ::core::concat!(
-                                        "plugbus_descriptor_",
-                                        ::core::env!("CARGO_CRATE_NAME")
-                                    ))]
+                                                                "plugbus_descriptor_",
+                                                                ::core::env!("CARGO_CRATE_NAME")
+                                                            ))]
             static DESCRIPTOR: $crate::ffi::PluginDescriptor =
                 $crate::ffi::PluginDescriptor::new::<$message>(
                     ::core::env!("CARGO_PKG_NAME"),
@@ -74,9 +74,9 @@ macro_rules! export_plugin {
                 );
 
             #[unsafe(export_name = ::core::concat!(
-                                        "plugbus_vtable_",
-                                        ::core::env!("CARGO_CRATE_NAME")
-                                    ))]
+                                                                "plugbus_vtable_",
+                                                                ::core::env!("CARGO_CRATE_NAME")
+                                                            ))]
             static VTABLE: $crate::ffi::PluginVTable = $crate::ffi::PluginVTable::new::<Exported>();
         };
     };

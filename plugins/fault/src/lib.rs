@@ -9,7 +9,7 @@
 //! ```
 //! use plugbus_fault::Fault;
 //!
-//! assert!(Fault::new("panic-handle=3 panic-drop").is_ok());
+//! assert!(Fault::new("panic-handle=3 panic-attach").is_ok());
 //! assert_eq!(
 //!     Fault::new("fail-construct").unwrap_err().to_string(),
 //!     "refused to start: the configuration says fail-construct"
