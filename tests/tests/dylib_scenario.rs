@@ -163,3 +163,40 @@ fn reloading_a_replaced_file_loads_the_new_one_only_from_a_copy() {
     drop((old, new));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn one_file_loaded_twice_without_copies_shares_its_image() {
+    let path = library("plugbus_concat");
+    let options = LoadOptions::new().copy(false);
+    // SAFETY: the workspace's own plugin.
+    let first = unsafe { load_with::<Command>(&path, "quiet", &options) }.unwrap();
+    // SAFETY: as above.
+    let second = unsafe { load_with::<Command>(&path, "quiet", &options) }.unwrap();
+    assert_eq!(first.loaded_from(), path);
+    // Asked for another message type, the shared image is refused too.
+    // SAFETY: as above.
+    let wrong = unsafe { load_with::<String>(&path, "quiet", &options) };
+    assert!(
+        matches!(wrong, Err(LoadError::MessageType { .. })),
+        "{wrong:?}"
+    );
+
+    let run = |plugin, text: &str| {
+        let mut host = LocalHost::new();
+        host.attach(plugin).unwrap();
+        host.send(Command::Concat(text.to_owned())).unwrap();
+        let (ask, replies) = report();
+        host.send(ask).unwrap();
+        assert_eq!(host.shutdown()[0].stats.handled, 2);
+        replies.try_recv().unwrap()
+    };
+    let kept = run(first, "first");
+    // The first plugin is gone; the second and the kept envelope still use
+    // the same mapping.
+    let summary = run(second, "second");
+    assert_eq!(
+        (kept.text.as_str(), summary.text.as_str()),
+        ("first", "second")
+    );
+    assert!(is_mapped(&path));
+}

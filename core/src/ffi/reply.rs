@@ -120,3 +120,27 @@ impl<R> fmt::Debug for ReplyTo<R> {
         f.write_str("ReplyTo(..)")
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_panicking_callback_is_caught_and_the_closure_freed_once() {
+        let witness = Arc::new(AtomicUsize::new(0));
+        let seen = witness.clone();
+        let reply = ReplyTo::new(move |m: Message<u32>| {
+            // ORDERING: a test counter.
+            seen.fetch_add(1, Ordering::Relaxed);
+            assert!(*m != 13, "unlucky");
+        });
+        assert!(reply.send(1));
+        assert!(!reply.send(13));
+        assert_eq!(witness.load(Ordering::Relaxed), 2);
+        assert_eq!(Arc::strong_count(&witness), 2);
+        drop(reply);
+        assert_eq!(Arc::strong_count(&witness), 1);
+    }
+}

@@ -103,6 +103,9 @@ impl Image {
                 .filter(|(k, _)| Some(*k) == key)
                 .find_map(|(_, image)| image.upgrade());
             if let Some(image) = live {
+                // Unlocked first: if the check fails and this was the last
+                // reference, dropping the image takes the lock.
+                drop(images);
                 check_descriptor(path, &image.descriptor, expected)?;
                 return Ok(image);
             }

@@ -35,7 +35,9 @@ use super::options::LoadOptions;
 /// without being built by [`export_plugin!`](plugbus_core::export_plugin).
 /// While the file is being copied (or, with [`LoadOptions::copy`] off, while
 /// the library is loaded) it must not be rewritten in place; replacing it
-/// by renaming a new file over it is fine.
+/// by renaming a new file over it is fine. The plugin must not leave its
+/// own code running after it is destroyed (a thread it spawned), since the
+/// library is unloaded once the plugin and its envelopes are gone.
 ///
 /// # Errors
 /// A [`LoadError`] naming the path and what was wrong, with both sides of a
