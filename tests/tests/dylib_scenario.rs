@@ -200,3 +200,13 @@ fn one_file_loaded_twice_without_copies_shares_its_image() {
     );
     assert!(is_mapped(&path));
 }
+
+#[test]
+fn loader_types_cross_threads() {
+    fn send<T: Send + 'static>() {}
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send::<plugbus_host_std::DynamicPlugin<Command>>();
+    send_sync::<LoadError>();
+    send_sync::<LoadOptions>();
+    send_sync::<plugbus_core::ffi::ReplyTo<plugbus_commands::Summary>>();
+}
