@@ -35,7 +35,10 @@
 //! - `std`: catch a plugin's panics at its lane (the plugin is detached and
 //!   the panic reported; the host and the other plugins go on), and
 //!   [`Replies::recv_blocking`]. Without it the crate is `no_std` + `alloc`,
-//!   and a panic follows the target's panic handler.
+//!   and a panic follows the target's panic handler. Also the thunks of
+//!   [`export_plugin!`], which catch a dynamic plugin's panics.
+//! - `derive`: `#[derive(Fingerprint)]` for message types that cross a
+//!   dynamic-library boundary (see [`ffi`]).
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -45,6 +48,7 @@ extern crate alloc;
 
 mod dispatch;
 mod error;
+pub mod ffi;
 mod local;
 mod message;
 mod outbox;
@@ -56,8 +60,31 @@ mod sync;
 
 pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step, WaiterKey};
 pub use error::{AttachError, SendError, TrySendError};
+pub use ffi::Fingerprint;
 pub use local::{DEFAULT_CAPACITY, LocalHost};
 pub use message::{ImageOwner, Message};
 pub use outbox::{Outbox, OutboxFull, Recv, Replies, outbox};
+/// Derives [`Fingerprint`] from the type's definition (feature `derive`).
+///
+/// ```
+/// use plugbus_core::Fingerprint;
+///
+/// #[derive(Fingerprint)]
+/// enum Command {
+///     Say(String),
+///     Stop,
+/// }
+///
+/// #[derive(Fingerprint)]
+/// enum Reordered {
+///     Stop,
+///     Say(String),
+/// }
+///
+/// assert!(Command::NAME.ends_with("::Command"));
+/// assert_ne!(Command::FINGERPRINT, Reordered::FINGERPRINT);
+/// ```
+#[cfg(feature = "derive")]
+pub use plugbus_derive::Fingerprint;
 pub use plugin::{Exit, Flow, Plugin, PluginId, Status};
 pub use policy::{AttachOptions, Overflow};

@@ -74,7 +74,7 @@ static IMAGE_OWNER: AtomicPtr<ImageOwner> = AtomicPtr::new(ptr::null_mut());
 /// after this call lives (the owner's own reference count ensures that when
 /// `retain` is honest). Only a dynamic-library loader calls this, once,
 /// before it runs any plugin code.
-#[allow(dead_code)] // called by the export macro's glue in `ffi`
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // only the export thunks call it
 pub(crate) unsafe fn set_image_owner(owner: *const ImageOwner) {
     // ORDERING: Release pairs with the Acquire in `Message::new`, so a thread
     // that sees the pointer sees the pointee.
@@ -122,8 +122,19 @@ impl<M> Message<M> {
     }
 
     /// Returns the value if this is the only envelope, or the envelope back.
+    ///
+    /// Also returns the envelope back if it was created in another binary
+    /// (a dynamic plugin's envelope in its host, or the host's in a plugin):
+    /// the value's memory belongs to that binary's allocator, which only the
+    /// envelope's own release function may free.
     pub fn try_unwrap(this: Self) -> Result<M, Self> {
         let header = this.header();
+        // ORDERING: Acquire pairs with the Release in `set_image_owner`. A
+        // binary's envelopes carry the owner it had when it created them,
+        // which a loader sets before any of the binary's code runs.
+        if header.owner != IMAGE_OWNER.load(Ordering::Acquire).cast_const() {
+            return Err(this);
+        }
         // ORDERING: Acquire makes every earlier use of the value through
         // another envelope happen before we take it, as in `Arc::try_unwrap`.
         if header

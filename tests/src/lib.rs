@@ -1,4 +1,6 @@
 //! Shared pieces of the plugbus test suite: the conformance harness that runs
-//! one definition of each scenario on every host.
+//! one definition of each scenario on every host, and helpers that find the
+//! example plugins' dynamic libraries.
 
 pub mod conformance;
+pub mod dylib;

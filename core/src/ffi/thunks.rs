@@ -1,0 +1,310 @@
+//! The plugin side of every call: generic `extern "C"` functions that the
+//! export macro instantiates in the plugin crate, each catching the plugin's
+//! panics before they reach the boundary.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use core::ffi::c_void;
+
+use super::fingerprint::Fingerprint;
+use super::vtable::{self, ByteSink, Code, PluginVTable, RawExit, RawFlow};
+use crate::dispatch::guard::guard;
+use crate::message::Message;
+use crate::plugin::{Exit, Plugin, PluginId};
+
+/// A plugin type exported from a dynamic library, with its message type and
+/// constructor. [`export_plugin!`](crate::export_plugin) implements it; the
+/// thunks in [`PluginVTable::new`] call it.
+///
+/// # Example
+/// ```
+/// use plugbus_core::ffi::{Export, PluginVTable};
+/// use plugbus_core::{Flow, Message, Plugin};
+///
+/// struct Count(u64);
+/// impl Plugin<u64> for Count {
+///     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+///         self.0 += 1;
+///         Flow::Continue
+///     }
+/// }
+///
+/// struct Exported;
+/// impl Export for Exported {
+///     type Message = u64;
+///     type Plugin = Count;
+///     fn construct(config: &str) -> Result<Count, String> {
+///         config.parse().map(Count).map_err(|e| format!("start: {e}"))
+///     }
+/// }
+///
+/// static VTABLE: PluginVTable = PluginVTable::new::<Exported>();
+/// ```
+pub trait Export: 'static {
+    /// The message type the plugin handles.
+    type Message: Fingerprint + Send + Sync + 'static;
+    /// The plugin.
+    type Plugin: Plugin<Self::Message>;
+    /// Builds the plugin from its configuration, or says why not.
+    ///
+    /// # Errors
+    /// The reason the configuration was refused, shown to the host.
+    fn construct(config: &str) -> Result<Self::Plugin, String>;
+}
+
+impl PluginVTable {
+    /// The thunks for `E`, instantiated in the crate that names `E`.
+    pub const fn new<E: Export>() -> Self {
+        PluginVTable {
+            set_image_owner: vtable::set_image_owner,
+            construct: construct::<E>,
+            name: name::<E>,
+            wants: wants::<E>,
+            handle: handle::<E>,
+            on_attach: on_attach::<E>,
+            on_detach: on_detach::<E>,
+            destroy: destroy::<E>,
+        }
+    }
+}
+
+/// Writes the outcome of a guarded call: `Ok` runs `done`, a panic goes to
+/// the sink.
+fn settle<T>(result: Result<T, String>, sink: &ByteSink<'_>, done: impl FnOnce(T)) -> Code {
+    match result {
+        Ok(value) => {
+            done(value);
+            Code::OK
+        }
+        Err(panic) => {
+            sink.write(&panic);
+            Code::PANICKED
+        }
+    }
+}
+
+unsafe extern "C" fn construct<E: Export>(
+    config: *const u8,
+    len: usize,
+    out: *mut *mut c_void,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the loader passes `len` readable bytes for the call.
+    let bytes = unsafe { core::slice::from_raw_parts(config, len) };
+    let result = guard(|| {
+        let config = core::str::from_utf8(bytes)
+            .map_err(|e| format!("the configuration is not UTF-8: {e}"))?;
+        E::construct(config).map(|plugin| Box::into_raw(Box::new(plugin)))
+    });
+    match result {
+        Ok(Ok(plugin)) => {
+            // SAFETY: `out` is a valid out pointer (the table's contract).
+            unsafe { out.write(plugin.cast()) };
+            Code::OK
+        }
+        Ok(Err(reason)) => {
+            sink.write(&reason);
+            Code::FAILED
+        }
+        Err(panic) => {
+            sink.write(&panic);
+            Code::PANICKED
+        }
+    }
+}
+
+/// # Safety
+/// `plugin` came from `construct::<E>` and is not destroyed.
+unsafe fn plugin_ref<'a, E: Export>(plugin: *const c_void) -> &'a E::Plugin {
+    // SAFETY: the caller's promise; `construct` made it from a `Box<E::Plugin>`.
+    unsafe { &*plugin.cast::<E::Plugin>() }
+}
+
+/// # Safety
+/// As [`plugin_ref`], and no other reference to the plugin is in use.
+unsafe fn plugin_mut<'a, E: Export>(plugin: *mut c_void) -> &'a mut E::Plugin {
+    // SAFETY: the caller's promise of exclusive use.
+    unsafe { &mut *plugin.cast::<E::Plugin>() }
+}
+
+unsafe extern "C" fn name<E: Export>(plugin: *const c_void, sink: ByteSink<'_>) -> Code {
+    // SAFETY: the table's contract.
+    let plugin = unsafe { plugin_ref::<E>(plugin) };
+    let result = guard(|| sink.write(plugin.name()));
+    settle(result, &sink, |()| {})
+}
+
+unsafe extern "C" fn wants<E: Export>(
+    plugin: *const c_void,
+    message: *const c_void,
+    out: *mut u8,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the table's contract: a live plugin, a live `E::Message` of
+    // the type the descriptor names (the loader checked its fingerprint).
+    let (plugin, message) = unsafe { (plugin_ref::<E>(plugin), &*message.cast::<E::Message>()) };
+    let result = guard(|| plugin.wants(message));
+    settle(result, &sink, |wanted| {
+        // SAFETY: a valid out pointer (the table's contract).
+        unsafe { out.write(u8::from(wanted)) }
+    })
+}
+
+unsafe extern "C" fn handle<E: Export>(
+    plugin: *mut c_void,
+    message: *const c_void,
+    out: *mut RawFlow,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the table's contract: exclusive use of a live plugin, and a
+    // live envelope of the checked message type.
+    let (plugin, message) = unsafe {
+        (
+            plugin_mut::<E>(plugin),
+            &*message.cast::<Message<E::Message>>(),
+        )
+    };
+    let result = guard(|| plugin.handle_message(message));
+    settle(result, &sink, |flow| {
+        // SAFETY: a valid out pointer (the table's contract).
+        unsafe { out.write(RawFlow::from(flow)) }
+    })
+}
+
+unsafe extern "C" fn on_attach<E: Export>(
+    plugin: *mut c_void,
+    id: u32,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the table's contract.
+    let plugin = unsafe { plugin_mut::<E>(plugin) };
+    let result = guard(|| plugin.on_attach(PluginId(id)));
+    settle(result, &sink, |()| {})
+}
+
+unsafe extern "C" fn on_detach<E: Export>(
+    plugin: *mut c_void,
+    exit: RawExit,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the table's contract.
+    let plugin = unsafe { plugin_mut::<E>(plugin) };
+    let result = guard(|| plugin.on_detach(Exit::from(exit)));
+    settle(result, &sink, |()| {})
+}
+
+unsafe extern "C" fn destroy<E: Export>(plugin: *mut c_void, sink: ByteSink<'_>) -> Code {
+    // SAFETY: the table's contract: the plugin came from `construct::<E>`'s
+    // `Box` and is destroyed once; a panicking drop still frees the box.
+    let plugin = unsafe { Box::from_raw(plugin.cast::<E::Plugin>()) };
+    let result = guard(move || drop(plugin));
+    settle(result, &sink, |()| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Flow;
+
+    struct Counter {
+        seen: u64,
+        panic_at: u64,
+    }
+
+    impl Plugin<u64> for Counter {
+        fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+            self.seen += 1;
+            assert!(
+                self.seen != self.panic_at,
+                "counter panicked at {}",
+                **message
+            );
+            Flow::Continue
+        }
+        fn name(&self) -> &str {
+            "counter"
+        }
+    }
+
+    struct Exported;
+    impl Export for Exported {
+        type Message = u64;
+        type Plugin = Counter;
+        fn construct(config: &str) -> Result<Counter, String> {
+            let panic_at = config.parse().map_err(|e| format!("panic_at: {e}"))?;
+            Ok(Counter { seen: 0, panic_at })
+        }
+    }
+
+    static VTABLE: PluginVTable = PluginVTable::new::<Exported>();
+
+    fn construct(config: &str) -> Result<*mut c_void, (Code, String)> {
+        let mut text = String::new();
+        let mut plugin = core::ptr::null_mut();
+        // SAFETY: a readable config, a valid out pointer.
+        let code = unsafe {
+            (VTABLE.construct)(
+                config.as_ptr(),
+                config.len(),
+                &mut plugin,
+                ByteSink::new(&mut text),
+            )
+        };
+        if code == Code::OK {
+            Ok(plugin)
+        } else {
+            Err((code, text))
+        }
+    }
+
+    #[test]
+    fn thunks_run_and_catch() {
+        assert_eq!(
+            construct("x").unwrap_err(),
+            (
+                Code::FAILED,
+                String::from("panic_at: invalid digit found in string")
+            )
+        );
+        let plugin = construct("2").unwrap();
+        let mut text = String::new();
+        // SAFETY: a live plugin from this table, used from this thread only.
+        unsafe {
+            assert_eq!((VTABLE.name)(plugin, ByteSink::new(&mut text)), Code::OK);
+            assert_eq!(text, "counter");
+            let message = Message::new(40u64);
+            let mut flow = RawFlow {
+                detach: 9,
+                status: 9,
+            };
+            let mut panic = String::new();
+            let code = (VTABLE.handle)(
+                plugin,
+                core::ptr::from_ref(&message).cast(),
+                &mut flow,
+                ByteSink::new(&mut panic),
+            );
+            assert_eq!((code, flow), (Code::OK, RawFlow::from(Flow::Continue)));
+            let code = (VTABLE.handle)(
+                plugin,
+                core::ptr::from_ref(&message).cast(),
+                &mut flow,
+                ByteSink::new(&mut panic),
+            );
+            assert_eq!(
+                (code, panic.as_str()),
+                (Code::PANICKED, "counter panicked at 40")
+            );
+            let mut wanted = 7u8;
+            let code = (VTABLE.wants)(
+                plugin,
+                core::ptr::from_ref(&*message).cast(),
+                &mut wanted,
+                ByteSink::new(&mut text),
+            );
+            assert_eq!((code, wanted), (Code::OK, 1));
+            assert_eq!((VTABLE.destroy)(plugin, ByteSink::new(&mut text)), Code::OK);
+        }
+    }
+}

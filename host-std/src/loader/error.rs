@@ -1,0 +1,290 @@
+//! Why a library could not be loaded as a plugin.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use plugbus_core::ffi::{MAGIC, PluginDescriptor};
+
+/// A message type as a descriptor describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageType {
+    /// Its [`Fingerprint::NAME`](plugbus_core::Fingerprint::NAME).
+    pub name: String,
+    /// `size_of`.
+    pub size: u64,
+    /// `align_of`.
+    pub align: u64,
+    /// Its [`Fingerprint::FINGERPRINT`](plugbus_core::Fingerprint::FINGERPRINT).
+    pub fingerprint: u64,
+}
+
+impl MessageType {
+    pub(crate) fn of(descriptor: &PluginDescriptor) -> Self {
+        MessageType {
+            name: descriptor.message_name().to_owned(),
+            size: descriptor.message_size,
+            align: descriptor.message_align,
+            fingerprint: descriptor.message_fingerprint,
+        }
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` (size {}, align {}, fingerprint {:#018x})",
+            self.name, self.size, self.align, self.fingerprint
+        )
+    }
+}
+
+/// A library that could not be loaded as a plugin. Every variant keeps the
+/// path the caller gave and, for a mismatch, both sides.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// No file at the path.
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The path is a directory or another kind of non-regular file.
+    NotRegularFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead, for example "a directory".
+        kind: &'static str,
+    },
+    /// Reading, copying or inspecting the file failed.
+    Io {
+        /// The path given.
+        path: PathBuf,
+        /// What the loader was doing.
+        action: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The file is not a shared library for this machine, or the system
+    /// loader refused it (its reason is the `source`).
+    NotLoadable {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+        /// The system loader's error, if it got that far.
+        source: Option<libloading::Error>,
+    },
+    /// A loadable segment or the program headers reach past the end of the
+    /// file (loading it would fault in the middle of `dlopen`).
+    Truncated {
+        /// The path given.
+        path: PathBuf,
+        /// The file's size in bytes.
+        size: u64,
+        /// The size its headers require.
+        needed: u64,
+    },
+    /// The library does not export the descriptor (or thunk table) under the
+    /// name derived from its file name.
+    NoDescriptor {
+        /// The path given.
+        path: PathBuf,
+        /// The symbol looked for.
+        symbol: String,
+        /// The system loader's error.
+        source: libloading::Error,
+    },
+    /// The descriptor does not start with plugbus's magic bytes.
+    BadMagic {
+        /// The path given.
+        path: PathBuf,
+        /// The bytes found.
+        found: [u8; 8],
+    },
+    /// The plugin was built for another version of the plugbus boundary.
+    AbiVersion {
+        /// The path given.
+        path: PathBuf,
+        /// The plugin's ABI version.
+        plugin: u32,
+        /// The host's.
+        host: u32,
+    },
+    /// Same ABI version, but a descriptor of another size: a corrupt file.
+    DescriptorSize {
+        /// The path given.
+        path: PathBuf,
+        /// The size the plugin's descriptor claims.
+        plugin: u32,
+        /// The host's.
+        host: u32,
+    },
+    /// The plugin was built by another compiler (Rust has no stable ABI).
+    RustcVersion {
+        /// The path given.
+        path: PathBuf,
+        /// The plugin's `rustc -V`.
+        plugin: String,
+        /// The host's.
+        host: String,
+    },
+    /// The plugin was built with another version of plugbus-core.
+    CoreVersion {
+        /// The path given.
+        path: PathBuf,
+        /// The plugin's plugbus-core version.
+        plugin: String,
+        /// The host's.
+        host: String,
+    },
+    /// The plugin handles another message type, or another definition of it.
+    MessageType {
+        /// The path given.
+        path: PathBuf,
+        /// The plugin's message type.
+        plugin: MessageType,
+        /// The host's.
+        host: MessageType,
+    },
+    /// The plugin's constructor refused its configuration.
+    ConstructorFailed {
+        /// The path given.
+        path: PathBuf,
+        /// The plugin's name from its descriptor.
+        plugin: String,
+        /// The plugin's reason.
+        message: String,
+    },
+    /// The plugin's constructor panicked (the panic was caught in the plugin).
+    ConstructorPanicked {
+        /// The path given.
+        path: PathBuf,
+        /// The plugin's name from its descriptor.
+        plugin: String,
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl LoadError {
+    /// The path the caller gave.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            LoadError::NotFound { path }
+            | LoadError::NotRegularFile { path, .. }
+            | LoadError::Io { path, .. }
+            | LoadError::NotLoadable { path, .. }
+            | LoadError::Truncated { path, .. }
+            | LoadError::NoDescriptor { path, .. }
+            | LoadError::BadMagic { path, .. }
+            | LoadError::AbiVersion { path, .. }
+            | LoadError::DescriptorSize { path, .. }
+            | LoadError::RustcVersion { path, .. }
+            | LoadError::CoreVersion { path, .. }
+            | LoadError::MessageType { path, .. }
+            | LoadError::ConstructorFailed { path, .. }
+            | LoadError::ConstructorPanicked { path, .. } => path,
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path().display();
+        match self {
+            LoadError::NotFound { .. } => write!(f, "cannot load plugin `{path}`: no such file"),
+            LoadError::NotRegularFile { kind, .. } => {
+                write!(
+                    f,
+                    "cannot load plugin `{path}`: it is {kind}, not a regular file"
+                )
+            }
+            LoadError::Io { action, source, .. } => {
+                write!(f, "cannot load plugin `{path}`: {action}: {source}")
+            }
+            LoadError::NotLoadable { reason, source, .. } => {
+                write!(
+                    f,
+                    "cannot load plugin `{path}`: not a loadable library: {reason}"
+                )?;
+                if let Some(source) = source {
+                    // libloading's own text is only "dlopen failed": the
+                    // reason is in its source.
+                    let mut cause: Option<&dyn Error> = source.source();
+                    while let Some(error) = cause {
+                        write!(f, ": {error}")?;
+                        cause = error.source();
+                    }
+                }
+                Ok(())
+            }
+            LoadError::Truncated { size, needed, .. } => write!(
+                f,
+                "cannot load plugin `{path}`: the file is truncated: its headers need {needed} bytes, the file has {size}"
+            ),
+            LoadError::NoDescriptor { symbol, source, .. } => {
+                write!(
+                    f,
+                    "cannot load plugin `{path}`: it has no plugbus descriptor: symbol `{symbol}` not found (the name comes from the file name; export_plugin! names it after the crate)"
+                )?;
+                if let Some(reason) = source.source() {
+                    write!(f, ": {reason}")?;
+                }
+                Ok(())
+            }
+            LoadError::BadMagic { found, .. } => write!(
+                f,
+                "cannot load plugin `{path}`: bad descriptor magic: {found:02x?} in plugin, {MAGIC:02x?} in host"
+            ),
+            LoadError::AbiVersion { plugin, host, .. } => write!(
+                f,
+                "cannot load plugin `{path}`: plugbus ABI version {plugin} in plugin, {host} in host"
+            ),
+            LoadError::DescriptorSize { plugin, host, .. } => write!(
+                f,
+                "cannot load plugin `{path}`: descriptor of {plugin} bytes in plugin, {host} bytes in host"
+            ),
+            LoadError::RustcVersion { plugin, host, .. } => write!(
+                f,
+                "cannot load plugin `{path}`: {plugin} in plugin, {host} in host"
+            ),
+            LoadError::CoreVersion { plugin, host, .. } => write!(
+                f,
+                "cannot load plugin `{path}`: plugbus-core {plugin} in plugin, {host} in host"
+            ),
+            LoadError::MessageType { plugin, host, .. } => write!(
+                f,
+                "cannot load plugin `{path}`: message type {plugin} in plugin, {host} in host"
+            ),
+            LoadError::ConstructorFailed {
+                plugin, message, ..
+            } => write!(
+                f,
+                "cannot load plugin `{path}`: plugin `{plugin}` refused its configuration: {message}"
+            ),
+            LoadError::ConstructorPanicked {
+                plugin, message, ..
+            } => write!(
+                f,
+                "cannot load plugin `{path}`: plugin `{plugin}` panicked while being built: {message}"
+            ),
+        }
+    }
+}
+
+impl Error for LoadError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            LoadError::Io { source, .. } => Some(source),
+            LoadError::NotLoadable {
+                source: Some(source),
+                ..
+            } => Some(source),
+            LoadError::NoDescriptor { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

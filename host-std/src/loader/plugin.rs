@@ -1,0 +1,281 @@
+//! A plugin from a dynamic library, driven through its `extern "C"` thunks.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic;
+use std::path::Path;
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+
+use plugbus_core::ffi::{ByteSink, Code, PluginDescriptor, PluginVTable, RawExit, RawFlow};
+use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId};
+
+use super::error::LoadError;
+use super::image::Image;
+use super::options::LoadOptions;
+
+/// Loads the plugin library at `path` and builds its plugin from `config`,
+/// with the default [`LoadOptions`] (from a unique copy of the file).
+///
+/// Before the library is opened, the loader checks that the file exists, is
+/// a regular file, is a shared library for this machine, and that every
+/// loadable segment lies within the file (a truncated library is an error,
+/// not a crash). After opening it, and before calling any of its code, it
+/// checks the plugin's descriptor: magic, ABI version, the rustc and
+/// plugbus-core versions it was built with, and its message type's name,
+/// size, alignment and [`Fingerprint`] against `M`'s.
+///
+/// # Safety
+/// Opening a library runs its initialisers (and closing it, its
+/// finalisers), which may do anything: the caller promises that the library
+/// at `path` is trusted code. The checks above catch honest mistakes (a
+/// stale build, another message type, a damaged file); they cannot catch a
+/// library that lies in its descriptor, or exports plugbus's symbol names
+/// without being built by [`export_plugin!`](plugbus_core::export_plugin).
+/// While the file is being copied (or, with [`LoadOptions::copy`] off, while
+/// the library is loaded) it must not be rewritten in place; replacing it
+/// by renaming a new file over it is fine. The plugin must not leave its
+/// own code running after it is destroyed (a thread it spawned), since the
+/// library is unloaded once the plugin and its envelopes are gone.
+///
+/// # Errors
+/// A [`LoadError`] naming the path and what was wrong, with both sides of a
+/// mismatch; [`LoadError::ConstructorFailed`] or
+/// [`LoadError::ConstructorPanicked`] if the plugin's constructor refused
+/// the configuration or panicked.
+///
+/// # Example
+/// ```no_run
+/// use plugbus_core::{Flow, LocalHost, Message, Plugin};
+///
+/// // SAFETY: the library is our own plugin, built with this workspace.
+/// let plugin = unsafe { plugbus_host_std::load::<u64>("target/debug/libcounter.so", "") }?;
+/// let mut host = LocalHost::new();
+/// host.attach(plugin)?;
+/// host.send(42)?;
+/// let reports = host.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub unsafe fn load<M: Fingerprint + Send + Sync + 'static>(
+    path: impl AsRef<Path>,
+    config: &str,
+) -> Result<DynamicPlugin<M>, LoadError> {
+    // SAFETY: the caller's promise, passed on.
+    unsafe { load_with(path, config, &LoadOptions::new()) }
+}
+
+/// [`load`] with options.
+///
+/// # Safety
+/// As [`load`].
+///
+/// # Errors
+/// As [`load`].
+///
+/// # Example
+/// ```no_run
+/// use plugbus_host_std::{LoadOptions, load_with};
+///
+/// let options = LoadOptions::new().copy_dir("/var/tmp");
+/// // SAFETY: the library is our own plugin, built with this workspace.
+/// let plugin = unsafe { load_with::<String>("plugins/libecho.so", "", &options) }?;
+/// # Ok::<(), plugbus_host_std::LoadError>(())
+/// ```
+pub unsafe fn load_with<M: Fingerprint + Send + Sync + 'static>(
+    path: impl AsRef<Path>,
+    config: &str,
+    options: &LoadOptions,
+) -> Result<DynamicPlugin<M>, LoadError> {
+    let path = path.as_ref();
+    let expected = PluginDescriptor::new::<M>("", "");
+    // SAFETY: the caller's promise, passed on.
+    let image = unsafe { Image::open(path, options, &expected)? };
+    let mut text = String::new();
+    let mut object: *mut c_void = ptr::null_mut();
+    // SAFETY: a checked table; `config` is readable for the call and
+    // `object` is a valid out pointer.
+    let code = unsafe {
+        (image.vtable().construct)(
+            config.as_ptr(),
+            config.len(),
+            &mut object,
+            ByteSink::new(&mut text),
+        )
+    };
+    let plugin = image.descriptor().plugin_name().to_owned();
+    let object = match (code, NonNull::new(object)) {
+        (Code::OK, Some(object)) => object,
+        (Code::PANICKED, _) => {
+            return Err(LoadError::ConstructorPanicked {
+                path: path.to_owned(),
+                plugin,
+                message: text,
+            });
+        }
+        (Code::OK, None) => {
+            return Err(LoadError::ConstructorFailed {
+                path: path.to_owned(),
+                plugin,
+                message: String::from("the constructor returned no plugin"),
+            });
+        }
+        _ => {
+            return Err(LoadError::ConstructorFailed {
+                path: path.to_owned(),
+                plugin,
+                message: text,
+            });
+        }
+    };
+    let mut name = String::new();
+    // SAFETY: a live plugin from this table, not shared yet.
+    let code = unsafe { (image.vtable().name)(object.as_ptr(), ByteSink::new(&mut name)) };
+    if code != Code::OK {
+        // The panic was caught in the plugin; its descriptor names it too.
+        name = plugin;
+    }
+    Ok(DynamicPlugin {
+        object,
+        image,
+        name,
+        _message: PhantomData,
+    })
+}
+
+/// A plugin built by a dynamic library, usable like any other
+/// [`Plugin`]: attach it to any host.
+///
+/// Each call goes through the library's `extern "C"` thunks, which catch the
+/// plugin's panics; a caught panic is raised again here, on the host's side
+/// (with `resume_unwind`, so the plugin's panic hook has printed it once),
+/// where the host's lane records it. Dropping the plugin destroys it with
+/// the library's own `destroy` thunk (and allocator). The library stays
+/// loaded while this plugin or any envelope the library created lives, and
+/// is unloaded after the last of them.
+///
+/// Load one with [`load`] or [`load_with`].
+pub struct DynamicPlugin<M> {
+    /// The plugin's own `Box`, freed only by `destroy`.
+    object: NonNull<c_void>,
+    image: Arc<Image>,
+    name: String,
+    _message: PhantomData<fn(&Message<M>)>,
+}
+
+// SAFETY: the object is a `Plugin<M>`, which is `Send`, built and dropped by
+// the library's thunks, which may run on any thread; `Image` is `Send`.
+// `DynamicPlugin` is not `Sync`: `wants(&self)` runs plugin code that was
+// not promised to be callable from two threads at once.
+unsafe impl<M: Send + Sync> Send for DynamicPlugin<M> {}
+
+impl<M> DynamicPlugin<M> {
+    /// The plugin library's descriptor (its name, version, build).
+    pub fn descriptor(&self) -> &PluginDescriptor {
+        self.image.descriptor()
+    }
+
+    /// The path it was loaded from, as given.
+    pub fn path(&self) -> &Path {
+        self.image.path()
+    }
+
+    /// The file actually mapped: the private copy, or the same as
+    /// [`path`](DynamicPlugin::path) without one.
+    pub fn loaded_from(&self) -> &Path {
+        self.image.loaded()
+    }
+
+    fn vtable(&self) -> &PluginVTable {
+        self.image.vtable()
+    }
+
+    /// Runs a thunk with a sink for its panic message; raises a caught
+    /// panic again here.
+    fn call<T>(&self, thunk: impl FnOnce(ByteSink<'_>) -> (Code, T)) -> T {
+        let mut panic = String::new();
+        let (code, value) = thunk(ByteSink::new(&mut panic));
+        if code != Code::OK {
+            if panic.is_empty() {
+                panic = format!("plugin `{}` failed with code {}", self.name, code.0);
+            }
+            panic::resume_unwind(Box::new(panic));
+        }
+        value
+    }
+}
+
+impl<M: Send + Sync + 'static> Plugin<M> for DynamicPlugin<M> {
+    fn handle_message(&mut self, message: &Message<M>) -> Flow {
+        let object = self.object.as_ptr();
+        let handle = self.vtable().handle;
+        let flow = self.call(|sink| {
+            let mut flow = RawFlow::from(Flow::Continue);
+            // SAFETY: a live plugin used by this lane only (`&mut self`),
+            // an envelope of the message type the loader checked, a valid
+            // out pointer.
+            let code = unsafe { handle(object, ptr::from_ref(message).cast(), &mut flow, sink) };
+            (code, flow)
+        });
+        Flow::from(flow)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn wants(&self, message: &M) -> bool {
+        let object = self.object.as_ptr();
+        let wants = self.vtable().wants;
+        self.call(|sink| {
+            let mut wanted = 1u8;
+            // SAFETY: a live plugin (not `Sync`, so no other call runs), a
+            // value of the checked message type, a valid out pointer.
+            let code = unsafe { wants(object, ptr::from_ref(message).cast(), &mut wanted, sink) };
+            (code, wanted != 0)
+        })
+    }
+
+    fn on_attach(&mut self, id: PluginId) {
+        let object = self.object.as_ptr();
+        let on_attach = self.vtable().on_attach;
+        self.call(|sink| {
+            // SAFETY: a live plugin, used exclusively.
+            (unsafe { on_attach(object, id.get(), sink) }, ())
+        });
+    }
+
+    fn on_detach(&mut self, exit: Exit) {
+        let object = self.object.as_ptr();
+        let on_detach = self.vtable().on_detach;
+        self.call(|sink| {
+            // SAFETY: a live plugin, used exclusively.
+            (unsafe { on_detach(object, RawExit::from(exit), sink) }, ())
+        });
+    }
+}
+
+impl<M> Drop for DynamicPlugin<M> {
+    fn drop(&mut self) {
+        let mut panic = String::new();
+        // SAFETY: the plugin is live and destroyed once, here, by the
+        // library that built it; the `image` field (dropped after this)
+        // keeps the library loaded for the call.
+        let code =
+            unsafe { (self.vtable().destroy)(self.object.as_ptr(), ByteSink::new(&mut panic)) };
+        // Raising a second panic while one unwinds would abort the process.
+        if code != Code::OK && !std::thread::panicking() {
+            panic::resume_unwind(Box::new(panic));
+        }
+    }
+}
+
+impl<M> fmt::Debug for DynamicPlugin<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicPlugin")
+            .field("name", &self.name)
+            .field("version", &self.descriptor().plugin_version())
+            .field("path", &self.path())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,105 @@
+//! The message type of the example plugins: the commands of the
+//! `message_plugins` scenario, and the [`Summary`] a plugin sends back when
+//! asked with [`Command::Report`].
+//!
+//! ```
+//! use plugbus_commands::{Command, report};
+//! use plugbus_core::{Flow, LocalHost, Message, Plugin};
+//!
+//! struct Counter(u64);
+//! impl Plugin<Command> for Counter {
+//!     fn handle_message(&mut self, message: &Message<Command>) -> Flow {
+//!         self.0 += 1;
+//!         if let Command::Report(reply) = &**message {
+//!             reply.send(plugbus_commands::Summary::new("counter").messages(self.0));
+//!         }
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let mut host = LocalHost::new();
+//! host.attach(Counter(0)).unwrap();
+//! host.send(Command::Clear).unwrap();
+//! let (ask, replies) = report();
+//! host.send(ask).unwrap();
+//! host.run_until_idle();
+//! assert_eq!(replies.try_recv().unwrap().messages, 2);
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use plugbus_core::Fingerprint;
+use plugbus_core::Message;
+use plugbus_core::ffi::ReplyTo;
+
+/// A command broadcast to every plugin.
+#[derive(Debug, Fingerprint)]
+pub enum Command {
+    /// Appends the text.
+    Concat(String),
+    /// Forgets the text so far.
+    Clear,
+    /// Prints what the plugin has.
+    Print,
+    /// Carries the moment it was sent; a plugin measures the delay.
+    Time(Instant),
+    /// Asks the plugin to detach.
+    Exit,
+    /// Asks the plugin for a [`Summary`] of what it has seen.
+    Report(ReplyTo<Summary>),
+}
+
+/// What a plugin reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Fingerprint)]
+pub struct Summary {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The text it built (for `concat`) or its counts (for `debug`).
+    pub text: String,
+    /// Messages it handled, this `Report` included.
+    pub messages: u64,
+    /// `Time` messages it handled.
+    pub times: u64,
+    /// The sum of their delays.
+    pub total_delay: Duration,
+}
+
+impl Summary {
+    /// An empty summary for `plugin`.
+    pub fn new(plugin: &str) -> Self {
+        Summary {
+            plugin: plugin.to_owned(),
+            text: String::new(),
+            messages: 0,
+            times: 0,
+            total_delay: Duration::ZERO,
+        }
+    }
+
+    /// The same, with `messages` set.
+    #[must_use]
+    pub fn messages(mut self, messages: u64) -> Self {
+        self.messages = messages;
+        self
+    }
+
+    /// The average delay of the `Time` messages, if there were any.
+    pub fn average_delay(&self) -> Option<Duration> {
+        let times = u32::try_from(self.times).ok().filter(|&n| n > 0)?;
+        Some(self.total_delay / times)
+    }
+}
+
+/// A [`Command::Report`] and the receiver its summaries arrive on: one per
+/// plugin that handles it.
+pub fn report() -> (Command, mpsc::Receiver<Message<Summary>>) {
+    let (tx, rx) = mpsc::channel();
+    let reply = ReplyTo::new(move |summary| {
+        // The receiver may be gone; the summary is then dropped here.
+        let _ = tx.send(summary);
+    });
+    (Command::Report(reply), rx)
+}

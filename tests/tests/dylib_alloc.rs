@@ -1,0 +1,127 @@
+//! A host with its own `#[global_allocator]` runs dylib plugins that use
+//! the system allocator (invariant 6). The host's allocator tags every
+//! block and aborts the process if it is asked to free a block it did not
+//! allocate; the plugins' allocator (glibc) aborts on a foreign pointer too.
+//! So the test passes only if every message, reply, plugin object and error
+//! text is freed by the binary that allocated it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use plugbus_commands::Command;
+use plugbus_core::{Exit, Message};
+use plugbus_host_std::LoadError;
+use plugbus_tests::dylib::{SCENARIO_MESSAGES, SCENARIO_TEXT, load_command_plugin, run_scenario};
+
+/// Allocates through the system allocator with a tagged header in front of
+/// every block.
+struct Tagging;
+
+const HEADER: usize = 16;
+const TAG: usize = 0x7a67_6f6c_6c61_6762;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static FREED: AtomicUsize = AtomicUsize::new(0);
+
+impl Tagging {
+    fn pad(layout: Layout) -> usize {
+        layout.align().max(HEADER)
+    }
+}
+
+// SAFETY: every block comes from `System` with a layout grown by `pad`
+// bytes at the front, aligned as asked; `dealloc` reverses it exactly.
+unsafe impl GlobalAlloc for Tagging {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let pad = Self::pad(layout);
+        let Ok(outer) = Layout::from_size_align(layout.size() + pad, layout.align().max(HEADER))
+        else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `outer` has a non-zero size.
+        let base = unsafe { System.alloc(outer) };
+        if base.is_null() {
+            return base;
+        }
+        // SAFETY: `pad >= HEADER` bytes lie before the returned block; the
+        // tag sits in the 16 bytes just before it, aligned to 8.
+        unsafe {
+            let block = base.add(pad);
+            block
+                .sub(HEADER)
+                .cast::<usize>()
+                .write(TAG ^ block as usize);
+            ALLOCATED.fetch_add(1, Ordering::Relaxed);
+            block
+        }
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        let pad = Self::pad(layout);
+        // SAFETY: a block of ours has its tag just before it; reading 8
+        // bytes before a foreign block reads its allocator's header, which
+        // is mapped, and then we abort.
+        unsafe {
+            let tag = block.sub(HEADER).cast::<usize>().read();
+            if tag != TAG ^ block as usize {
+                // Not ours: freeing it here would corrupt the heap.
+                std::process::abort();
+            }
+            block.sub(HEADER).cast::<usize>().write(0);
+            FREED.fetch_add(1, Ordering::Relaxed);
+            let outer =
+                Layout::from_size_align_unchecked(layout.size() + pad, layout.align().max(HEADER));
+            System.dealloc(block.sub(pad), outer);
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tagging = Tagging;
+
+#[test]
+fn dylib_plugins_free_with_their_own_allocator() {
+    let before = ALLOCATED.load(Ordering::Relaxed);
+
+    // Errors carry text the plugin wrote into host strings.
+    assert!(matches!(
+        load_command_plugin("plugbus_fault", "fail-construct"),
+        Err(LoadError::ConstructorFailed { .. })
+    ));
+    assert!(matches!(
+        load_command_plugin("plugbus_fault", "panic-construct"),
+        Err(LoadError::ConstructorPanicked { .. })
+    ));
+
+    // A full broadcast and shutdown: host-made commands read and dropped by
+    // the plugins, plugin-made summaries read and dropped by the host, a
+    // plugin that panics mid-way, plugins destroyed by their own thunks.
+    let outcome = run_scenario(vec![
+        Box::new(load_command_plugin("plugbus_concat", "quiet").unwrap()),
+        Box::new(load_command_plugin("plugbus_debug", "quiet").unwrap()),
+        Box::new(load_command_plugin("plugbus_fault", "panic-handle=5 panic-drop").unwrap()),
+    ]);
+    assert_eq!(outcome.summaries.len(), 2);
+    assert_eq!(outcome.summaries[0].text, SCENARIO_TEXT);
+    assert_eq!(outcome.summaries[1].messages, SCENARIO_MESSAGES - 1);
+    assert_eq!(outcome.reports[0].stats.handled, SCENARIO_MESSAGES);
+    assert_eq!(outcome.reports[1].stats.handled, SCENARIO_MESSAGES);
+    assert_eq!(outcome.reports[2].exit, Exit::Panicked);
+    assert_eq!(outcome.reports[2].stats.handled, 4);
+    assert_eq!(
+        outcome.reports[2].panic.as_deref(),
+        Some("fault: panic in handle_message at message 5")
+    );
+
+    // A host-made message the host unwraps is its own to free.
+    let mine = Message::new(Command::Concat(String::from("host")));
+    assert!(Message::try_unwrap(mine).is_ok());
+
+    drop(outcome);
+    let allocated = ALLOCATED.load(Ordering::Relaxed) - before;
+    let freed = FREED.load(Ordering::Relaxed);
+    println!(
+        "host allocator: {allocated} blocks allocated during the test, {freed} freed in total"
+    );
+    assert!(allocated > 0, "the tagging allocator is the host's");
+}
