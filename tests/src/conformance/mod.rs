@@ -11,7 +11,7 @@ mod plugins;
 pub mod scenarios;
 
 pub use adapters::Local;
-pub use plugins::{Gate, Recorder, Seen};
+pub use plugins::{Counter, Gate, Recorder, Seen};
 
 use plugbus_core::{
     AttachError, AttachOptions, Plugin, PluginId, Report, SendError, Stats, TrySendError,
@@ -76,7 +76,7 @@ macro_rules! conformance {
                 drop_newest, drop_oldest, reject, detach_with_status,
                 host_detach, attach_while_flowing, panic_is_isolated,
                 panic_in_hooks, shutdown_drains, outbox_replies, stats_while_running,
-                bad_capacity
+                bad_capacity, concat_static, concat_dynamic, dynamic_panic_is_isolated
             );
         }
     };

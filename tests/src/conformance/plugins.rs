@@ -220,3 +220,23 @@ impl Gate {
         cvar.notify_all();
     }
 }
+
+/// A plugin that only counts what it handles, for message types that are not
+/// `Clone`.
+#[derive(Debug)]
+pub struct Counter(Arc<std::sync::atomic::AtomicU64>);
+
+impl Counter {
+    /// A counter and a handle to read it.
+    pub fn new() -> (Self, Arc<std::sync::atomic::AtomicU64>) {
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        (Counter(count.clone()), count)
+    }
+}
+
+impl<M: Send + Sync + 'static> Plugin<M> for Counter {
+    fn handle_message(&mut self, _: &Message<M>) -> Flow {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Flow::Continue
+    }
+}

@@ -3,12 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use plugbus_commands::{Command, report as ask_report};
 use plugbus_core::{
-    AttachError, AttachOptions, Exit, Overflow, PluginId, Report, SendError, Status, TrySendError,
-    outbox,
+    AttachError, AttachOptions, Exit, Overflow, Plugin, PluginId, Report, SendError, Status,
+    TrySendError, outbox,
 };
 
-use super::{Family, Gate, Recorder, TestHost};
+use crate::dylib::{load_command_plugin, untimed};
+
+use super::{Counter, Family, Gate, Recorder, TestHost};
 
 /// Upper bound for waiting on another lane; a deadlock guard, not a timing
 /// assertion: every wait normally ends in microseconds.
@@ -503,4 +506,142 @@ pub fn bad_capacity<F: Family>() {
     host.send(1).unwrap();
     host.shutdown();
     assert_eq!(seen.get(), vec![1], "{}", F::NAME);
+}
+
+/// The predecessor's scenario on `concat` and `debug`, given as plugins
+/// (linked statically or loaded): returns the untimed summaries, by plugin
+/// name, and the reports. Prints the average delay of `Time` messages.
+fn concat_scenario<F: Family>(
+    mode: &str,
+    plugins: Vec<Box<dyn Plugin<Command>>>,
+) -> (Vec<(String, String, u64, u64)>, Vec<Report>) {
+    let mut host = F::host::<Command>(64);
+    for plugin in plugins {
+        host.attach_with(plugin, AttachOptions::new()).unwrap();
+    }
+    let (ask, replies) = ask_report();
+    let commands = [
+        Some(Command::Concat(String::from("Hello, "))),
+        Some(Command::Concat(String::from("world"))),
+        None,
+        Some(Command::Print),
+        Some(Command::Clear),
+        Some(Command::Concat(String::from("plug"))),
+        None,
+        Some(Command::Concat(String::from("bus"))),
+        None,
+        Some(Command::Print),
+        Some(ask),
+        Some(Command::Exit),
+    ];
+    for command in commands {
+        host.send(command.unwrap_or_else(|| Command::Time(Instant::now())))
+            .unwrap_or_else(|e| panic!("{}: send: {e}", F::NAME));
+        host.run_pending();
+    }
+    let reports = host.shutdown();
+    let mut summaries: Vec<_> = replies.try_iter().map(|m| (*m).clone()).collect();
+    summaries.sort_by(|a, b| a.plugin.cmp(&b.plugin));
+    let concat = summaries
+        .iter()
+        .find(|s| s.plugin == "concat")
+        .unwrap_or_else(|| panic!("{}: concat sent no summary", F::NAME));
+    println!(
+        "{} {mode}: concat's average delay over {} Time messages: {:?}",
+        F::NAME,
+        concat.times,
+        concat.average_delay()
+    );
+    (summaries.iter().map(untimed).collect(), reports)
+}
+
+fn check_concat<F: Family>(summaries: &[(String, String, u64, u64)], reports: &[Report]) {
+    assert_eq!(
+        summaries,
+        [
+            ("concat".into(), "plugbus".into(), 11, 3),
+            (
+                "debug".into(),
+                "concat=4 clear=1 print=2 time=3 exit=0 report=1".into(),
+                11,
+                3
+            ),
+        ],
+        "{}",
+        F::NAME
+    );
+    let by_name = |name: &str| {
+        reports
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{}: no report for {name}", F::NAME))
+    };
+    let concat = by_name("concat");
+    assert_eq!(concat.exit, Exit::Detached(Status::SUCCESS), "{}", F::NAME);
+    assert_eq!(concat.stats.handled, 12, "{}", F::NAME);
+    let debug = by_name("debug");
+    assert_eq!(
+        (debug.exit, debug.stats.handled),
+        (Exit::Shutdown, 12),
+        "{}",
+        F::NAME
+    );
+}
+
+/// The predecessor's scenario with the plugins linked statically.
+pub fn concat_static<F: Family>() {
+    let plugins: Vec<Box<dyn Plugin<Command>>> = vec![
+        Box::new(plugbus_concat::Concat::new("quiet").unwrap()),
+        Box::new(plugbus_debug::Debug::new("quiet").unwrap()),
+    ];
+    let (summaries, reports) = concat_scenario::<F>("static", plugins);
+    check_concat::<F>(&summaries, &reports);
+}
+
+/// The same scenario with the plugins loaded from their cdylibs: the same
+/// results.
+pub fn concat_dynamic<F: Family>() {
+    let plugins: Vec<Box<dyn Plugin<Command>>> = vec![
+        Box::new(load_command_plugin("plugbus_concat", "quiet").unwrap()),
+        Box::new(load_command_plugin("plugbus_debug", "quiet").unwrap()),
+    ];
+    let (summaries, reports) = concat_scenario::<F>("dynamic", plugins);
+    check_concat::<F>(&summaries, &reports);
+}
+
+/// A dynamic plugin that panics in `handle_message` is detached and
+/// reported like a static one; the others keep exact counts.
+pub fn dynamic_panic_is_isolated<F: Family>() {
+    let mut host = F::host::<Command>(64);
+    let bad = load_command_plugin("plugbus_fault", "panic-handle=3").unwrap();
+    let b = host
+        .attach_with(Box::new(bad), AttachOptions::new())
+        .unwrap();
+    let (good, count) = Counter::new();
+    let g = host.attach(good).unwrap();
+    for i in 0..10 {
+        host.send(Command::Concat(i.to_string())).unwrap();
+    }
+    let reports = host.shutdown();
+    let bad = report(&reports, b);
+    assert_eq!(bad.exit, Exit::Panicked, "{}", F::NAME);
+    assert_eq!(
+        bad.panic.as_deref(),
+        Some("fault: panic in handle_message at message 3"),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        (bad.stats.received, bad.stats.handled, bad.stats.panicked),
+        (3, 2, 1),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::Relaxed),
+        10,
+        "{}",
+        F::NAME
+    );
+    assert_eq!(report(&reports, g).stats.handled, 10, "{}", F::NAME);
 }
