@@ -508,13 +508,16 @@ pub fn bad_capacity<F: Family>() {
     assert_eq!(seen.get(), vec![1], "{}", F::NAME);
 }
 
+/// A summary without its timing: plugin, text, messages, `Time` messages.
+type Untimed = (String, String, u64, u64);
+
 /// The predecessor's scenario on `concat` and `debug`, given as plugins
 /// (linked statically or loaded): returns the untimed summaries, by plugin
 /// name, and the reports. Prints the average delay of `Time` messages.
 fn concat_scenario<F: Family>(
     mode: &str,
     plugins: Vec<Box<dyn Plugin<Command>>>,
-) -> (Vec<(String, String, u64, u64)>, Vec<Report>) {
+) -> (Vec<Untimed>, Vec<Report>) {
     let mut host = F::host::<Command>(64);
     for plugin in plugins {
         host.attach_with(plugin, AttachOptions::new()).unwrap();
@@ -555,7 +558,7 @@ fn concat_scenario<F: Family>(
     (summaries.iter().map(untimed).collect(), reports)
 }
 
-fn check_concat<F: Family>(summaries: &[(String, String, u64, u64)], reports: &[Report]) {
+fn check_concat<F: Family>(summaries: &[Untimed], reports: &[Report]) {
     assert_eq!(
         summaries,
         [
