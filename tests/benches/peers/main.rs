@@ -103,7 +103,9 @@ fn bench(options: &Options) -> Result<(), Failure> {
         impls.len()
     );
     let mut results = Results {
-        xcore_ns: xcore::round_trip_ns(10_000, 11),
+        cores,
+        load_average: load_average(),
+        xcore_ns: xcore::start_round_trip_ns(),
         ..Results::default()
     };
     eprintln!("cross-core round trip: {:.0} ns", results.xcore_ns);
@@ -132,6 +134,16 @@ fn bench(options: &Options) -> Result<(), Failure> {
     }
     eprintln!("finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// The 1-minute load average, from `/proc/loadavg`.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Messages per W1 smoke run: a multiple of neither the batch size used
@@ -238,6 +250,15 @@ fn smoke() -> Result<(), Failure> {
             },
         );
     }
+    let round_trip = xcore::round_trip_ns(100, 3, std::time::Duration::from_secs(1));
+    record(
+        format!("the cross-core round trip measures ({round_trip:.0} ns)"),
+        if round_trip > 0.0 && round_trip.is_finite() {
+            Ok(())
+        } else {
+            Err(Failure::Usage(format!("a round trip of {round_trip} ns")))
+        },
+    );
     let expected_lines = points.len();
     let results = Results {
         w1: points,

@@ -1,6 +1,6 @@
 //! Command-line options and their environment twins.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::failure::Failure;
 
@@ -15,7 +15,8 @@ cargo bench -p plugbus-tests --bench peers -- [options]
   --plugins LIST        W1 plugin counts (default 1,4,16,64,256)
   --seconds S           target time of one W1 run (default 1, quick 0.05)
   --runs N              W1 runs per point, the median is reported (default 3)
-  --plot PATH           where W1's SVG plot goes (default docs/w1-throughput.svg)
+  --plot PATH           where W1's SVG plot goes, relative to the workspace root
+                        (default docs/w1-throughput.svg)
   --no-plot             do not draw the plot
   --list                print the implementation names and exit
 
@@ -98,12 +99,17 @@ impl Options {
     }
 }
 
+/// The workspace root: the parent of this package's directory. Cargo runs
+/// a benchmark in its package's directory, so relative paths given on the
+/// command line are taken from here instead.
+fn workspace_root() -> &'static Path {
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+    package.parent().unwrap_or(package)
+}
+
 /// `docs/w1-throughput.svg` at the workspace root.
 fn default_plot() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("docs")
-        .join("w1-throughput.svg")
+    workspace_root().join("docs").join("w1-throughput.svg")
 }
 
 fn list(value: &str) -> Vec<String> {
@@ -208,7 +214,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Mode, Fail
                     .filter(|n| *n > 0)
                     .ok_or_else(|| Failure::Usage("--runs takes one positive count".into()))?
             }
-            "--plot" => options.plot = Some(PathBuf::from(value(arg)?)),
+            "--plot" => options.plot = Some(workspace_root().join(value(arg)?)),
             "--no-plot" => options.plot = None,
             other => return Err(Failure::Usage(format!("unknown option {other:?}"))),
         }

@@ -2,6 +2,7 @@
 //!
 //! Lines (on stdout, for scripts):
 //! ```text
+//! bench machine cores=<n> load_average_1m=<l>
 //! bench xcore round_trip_ns=<t>
 //! bench w1 impl=<name> plugins=<P> deliveries_per_s=<x> ratio_to_floor=<r> ratio_to_crossbeam=<c> xcore_ns=<t>
 //! bench w2 impl=<name> plugins=<P> p50_us=<x> p99_us=<y> ratio_p99_to_crossbeam=<c> xcore_ns=<t>
@@ -19,6 +20,11 @@ use crate::{w1, w2, w3, w4};
 /// Everything one run measured.
 #[derive(Debug, Default)]
 pub(crate) struct Results {
+    /// Cores the benchmark may use.
+    pub(crate) cores: usize,
+    /// The 1-minute load average when the run started: other work on the
+    /// machine moves every cross-thread figure.
+    pub(crate) load_average: Option<f64>,
     pub(crate) xcore_ns: f64,
     pub(crate) w1: Vec<w1::Point>,
     pub(crate) w2: Vec<w2::Point>,
@@ -65,6 +71,13 @@ impl Results {
     /// One line per measurement.
     pub(crate) fn lines(&self) -> String {
         let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "bench machine cores={} load_average_1m={}",
+            self.cores,
+            self.load_average
+                .map_or_else(|| "na".to_owned(), |l| format!("{l:.2}"))
+        );
         let _ = writeln!(out, "bench xcore round_trip_ns={:.1}", self.xcore_ns);
         for p in &self.w1 {
             let _ = writeln!(
@@ -131,7 +144,10 @@ impl Results {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "Cross-core round trip at start: {:.0} ns.\n",
+            "{} cores, load average {} at start, cross-core round trip at start {:.0} ns.\n",
+            self.cores,
+            self.load_average
+                .map_or_else(|| "unknown".to_owned(), |l| format!("{l:.2}")),
             self.xcore_ns
         );
         self.w1_table(&mut out);
