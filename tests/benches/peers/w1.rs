@@ -1,0 +1,100 @@
+//! W1 throughput: N messages to P plugins, deliveries (N × P) per second.
+
+use std::time::{Duration, Instant};
+
+use crate::failure::{Failure, check_deliveries};
+use crate::host::Tally;
+use crate::impls::{Impl, Kind};
+use crate::options::Options;
+use crate::stats::median;
+use crate::xcore::quick_round_trip_ns;
+
+/// W1's result for one implementation and plugin count.
+#[derive(Debug, Clone)]
+pub(crate) struct Point {
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) plugins: usize,
+    /// Messages per run.
+    pub(crate) messages: u64,
+    /// The median over the runs.
+    pub(crate) deliveries_per_s: f64,
+    /// The median of the round trips measured before each run.
+    pub(crate) xcore_ns: f64,
+}
+
+/// Message counts are multiples of this, so batches divide them evenly.
+const GRAIN: u64 = 64;
+
+/// Sends `1..=messages` to `plugins` fresh plugins, shuts down, and checks
+/// that every plugin handled every message. Returns the time from the first
+/// send until shutdown returned.
+pub(crate) fn run_once(imp: &Impl, plugins: usize, messages: u64) -> Result<Duration, Failure> {
+    let mut host = (imp.make)();
+    let (tally, summers) = Tally::new(plugins, None);
+    host.attach_sum_plugins(summers);
+    let start = Instant::now();
+    host.send_range(1..messages + 1, imp.batch);
+    let counts = host.shutdown();
+    let elapsed = start.elapsed();
+    check_deliveries(imp.name, plugins, messages, counts, &tally)?;
+    Ok(elapsed)
+}
+
+/// Finds a message count for which one run takes about `seconds`, with
+/// pilot runs of growing size.
+fn calibrate(imp: &Impl, plugins: usize, seconds: f64) -> Result<u64, Failure> {
+    let pilot = (seconds / 5.0).max(0.005);
+    let mut messages = (20_000 / plugins as u64).max(GRAIN);
+    loop {
+        let elapsed = run_once(imp, plugins, messages)?.as_secs_f64().max(1e-6);
+        if elapsed >= pilot {
+            let scaled = messages as f64 * seconds / elapsed;
+            return Ok(((scaled as u64).div_ceil(GRAIN) * GRAIN).max(GRAIN));
+        }
+        let factor = (pilot * 1.5 / elapsed).clamp(2.0, 50.0);
+        messages = ((messages as f64 * factor) as u64).div_ceil(GRAIN) * GRAIN;
+    }
+}
+
+/// Runs W1 for every implementation and plugin count. The runs of all
+/// implementations are interleaved at each plugin count, so a change of the
+/// machine's regime hits them alike.
+pub(crate) fn run(impls: &[Impl], options: &Options) -> Result<Vec<Point>, Failure> {
+    let mut points = Vec::new();
+    for &plugins in &options.plugins {
+        let mut messages = Vec::with_capacity(impls.len());
+        for imp in impls {
+            messages.push(calibrate(imp, plugins, options.seconds)?);
+        }
+        let mut rates = vec![Vec::with_capacity(options.runs); impls.len()];
+        let mut xcore = vec![Vec::with_capacity(options.runs); impls.len()];
+        for _ in 0..options.runs {
+            for (i, imp) in impls.iter().enumerate() {
+                xcore[i].push(quick_round_trip_ns());
+                let elapsed = run_once(imp, plugins, messages[i])?;
+                rates[i].push((messages[i] * plugins as u64) as f64 / elapsed.as_secs_f64());
+            }
+        }
+        for (i, imp) in impls.iter().enumerate() {
+            let point = Point {
+                name: imp.name,
+                kind: imp.kind,
+                plugins,
+                messages: messages[i],
+                deliveries_per_s: median(&mut rates[i]),
+                xcore_ns: median(&mut xcore[i]),
+            };
+            eprintln!(
+                "w1 {:<24} P={:<3} N={:<9} {:>8.2} M/s  xcore {:.0} ns",
+                point.name,
+                plugins,
+                point.messages,
+                point.deliveries_per_s / 1e6,
+                point.xcore_ns
+            );
+            points.push(point);
+        }
+    }
+    Ok(points)
+}
