@@ -57,6 +57,8 @@ pub(crate) enum Failure {
         path: PathBuf,
         source: libloading::Error,
     },
+    /// The plugbus loader refused a library.
+    Load(plugbus_host_std::LoadError),
     /// The plot could not be drawn.
     Plot { path: PathBuf, reason: String },
     /// The command line is wrong.
@@ -113,6 +115,13 @@ impl fmt::Display for Failure {
                 reason,
             } => write!(f, "{implementation}: child process failed: {reason}"),
             Failure::Io { what, source } => write!(f, "{what}: {source}"),
+            Failure::Load(error) => {
+                write!(f, "plugbus loader: {error}")?;
+                if let Some(cause) = std::error::Error::source(error) {
+                    write!(f, ": {cause}")?;
+                }
+                Ok(())
+            }
             Failure::Dylib { path, source } => {
                 write!(f, "dynamic library {}: {source}", path.display())?;
                 if let Some(cause) = std::error::Error::source(source) {

@@ -1,15 +1,20 @@
 //! W4 dynamic load: load, construct, destroy and unload a plugin library,
 //! against a bare libloading open/close of the same file.
 //!
-//! The plugbus side is [`plugbus_loader_cycle`]; it returns `None` until
-//! the loader of `plugbus-host-std` exists, and W4 then reports the plugbus
-//! loader as skipped. The library is `PLUGBUS_BENCH_DYLIB` if set (point it
-//! at an example plugin's cdylib once there is one), else a minimal cdylib
-//! that W4 builds from `dylib/answer.rs` with `rustc`.
+//! The plugbus side is [`plugbus_loader_cycle`]: the whole `load` (file
+//! checks, copy to a unique name, dlopen, descriptor checks, construct),
+//! then destroy and unload; and the same without the copy. The library is
+//! `PLUGBUS_BENCH_DYLIB` if set, else the `debug` example plugin's cdylib
+//! that cargo builds for the benchmark, so both sides load the same file;
+//! if neither exists, a minimal cdylib that W4 builds from
+//! `dylib/answer.rs` with `rustc` (the plugbus loader then refuses it: it
+//! has no descriptor).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+use plugbus_host_std::{LoadOptions, load_with};
 
 use crate::failure::Failure;
 use crate::stats::median;
@@ -52,8 +57,22 @@ fn libloading_cycle(path: &Path) -> Option<Result<(), Failure>> {
 /// lands (and points `PLUGBUS_BENCH_DYLIB`, or [`library`], at an example
 /// plugin, so both sides load the same file).
 fn plugbus_loader_cycle(path: &Path) -> Option<Result<(), Failure>> {
-    let _ = path;
-    None
+    Some(plugbus_load(path, LoadOptions::new()))
+}
+
+/// The same cycle without the copy to a unique name (`LoadOptions::copy`).
+fn plugbus_loader_nocopy_cycle(path: &Path) -> Option<Result<(), Failure>> {
+    Some(plugbus_load(path, LoadOptions::new().copy(false)))
+}
+
+fn plugbus_load(path: &Path, options: LoadOptions) -> Result<(), Failure> {
+    // SAFETY: the library is the workspace's own `debug` example plugin (or
+    // one the user named for this benchmark); its initialisers are Rust's.
+    let plugin = unsafe { load_with::<plugbus_commands::Command>(path, "quiet", &options) }
+        .map_err(Failure::Load)?;
+    // Dropping destroys the plugin through its own thunk, then unloads.
+    drop(plugin);
+    Ok(())
 }
 
 /// One load cycle of a library; `None` if this way of loading is not
@@ -61,9 +80,10 @@ fn plugbus_loader_cycle(path: &Path) -> Option<Result<(), Failure>> {
 type Cycle = fn(&Path) -> Option<Result<(), Failure>>;
 
 /// The ways of loading W4 compares, in the order of the table.
-const CYCLES: [(&str, Cycle); 2] = [
+const CYCLES: [(&str, Cycle); 3] = [
     (LIBLOADING, libloading_cycle),
     ("plugbus-loader", plugbus_loader_cycle),
+    ("plugbus-loader-nocopy", plugbus_loader_nocopy_cycle),
 ];
 
 /// Builds `dylib/answer.rs` next to the benchmark's executable, checks it
@@ -115,10 +135,26 @@ fn build_answer() -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// The library to load: `PLUGBUS_BENCH_DYLIB`, or the one W4 builds.
+/// The library to load: `PLUGBUS_BENCH_DYLIB`, the `debug` example
+/// plugin's cdylib next to this executable, or the one W4 builds.
 pub(crate) fn library() -> Result<PathBuf, String> {
-    match std::env::var_os("PLUGBUS_BENCH_DYLIB") {
-        Some(path) => Ok(PathBuf::from(path)),
+    if let Some(path) = std::env::var_os("PLUGBUS_BENCH_DYLIB") {
+        return Ok(PathBuf::from(path));
+    }
+    let file = format!(
+        "{}plugbus_debug{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let found = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(&file))
+        .find(|path| path.is_file());
+    match found {
+        Some(path) => Ok(path),
         None => build_answer(),
     }
 }
