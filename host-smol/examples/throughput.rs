@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use async_executor::Executor;
 use plugbus_core::{Flow, Message, Plugin};
 use plugbus_host_smol::Host;
 
@@ -34,9 +35,36 @@ fn expected(messages: u64) -> u64 {
     messages * (messages - 1) / 2 * PLUGINS as u64
 }
 
-fn host_run(messages: u64, threads: usize, batch: Option<usize>) -> Duration {
-    let total = Arc::new(AtomicU64::new(0));
-    let host = Host::with_threads(threads).expect("start the executor");
+/// Where the sending loop runs.
+#[derive(Clone, Copy)]
+enum Sender {
+    /// On the main thread (`block_on`), beside the executor's threads.
+    Outside,
+    /// On one of the executor's threads, inside `Executor::run`, sharing
+    /// the threads with the lanes.
+    Task,
+}
+
+/// Sends `messages` to 16 plugins, one `send` each or in batches.
+async fn send_all(host: &Host<'_, u64>, messages: u64, batch: Option<u64>) {
+    match batch {
+        None => {
+            for n in 0..messages {
+                host.send(n).await.expect("send");
+            }
+        }
+        Some(size) => {
+            let mut n = 0;
+            while n < messages {
+                let end = (n + size).min(messages);
+                host.send_batch(n..end).await.expect("send");
+                n = end;
+            }
+        }
+    }
+}
+
+fn attach_all(host: &Host<'_, u64>, total: &Arc<AtomicU64>) {
     for _ in 0..PLUGINS {
         let sum = Sum {
             sum: 0,
@@ -44,29 +72,52 @@ fn host_run(messages: u64, threads: usize, batch: Option<usize>) -> Duration {
         };
         host.attach(sum).expect("attach");
     }
-    let start = Instant::now();
-    futures_lite::future::block_on(async {
-        match batch {
-            None => {
-                for n in 0..messages {
-                    host.send(n).await.expect("send");
-                }
-            }
-            Some(size) => {
-                let mut n = 0;
-                while n < messages {
-                    let end = (n + size as u64).min(messages);
-                    host.send_batch(n..end).await.expect("send");
-                    n = end;
-                }
-            }
-        }
-        let reports = host.shutdown().await;
-        assert!(reports.iter().all(|r| r.stats.handled == messages));
-    });
-    let elapsed = start.elapsed();
+}
+
+fn check(reports: &[plugbus_core::Report], messages: u64, total: &AtomicU64) {
+    assert_eq!(reports.len(), PLUGINS);
+    assert!(reports.iter().all(|r| r.stats.handled == messages));
     assert_eq!(total.load(Ordering::Relaxed), expected(messages));
-    elapsed
+}
+
+fn host_run(messages: u64, threads: usize, batch: Option<u64>, sender: Sender) -> Duration {
+    let total = Arc::new(AtomicU64::new(0));
+    match sender {
+        Sender::Outside => {
+            let host = Host::with_threads(threads).expect("start the executor");
+            attach_all(&host, &total);
+            let start = Instant::now();
+            let reports = futures_lite::future::block_on(async {
+                send_all(&host, messages, batch).await;
+                host.shutdown().await
+            });
+            let elapsed = start.elapsed();
+            check(&reports, messages, &total);
+            elapsed
+        }
+        Sender::Task => {
+            // The application's own executor: the main thread runs it (with
+            // the sending loop as its main future) beside `threads - 1` more.
+            let executor = Executor::new();
+            let (stop, stopped) = async_channel::bounded::<()>(1);
+            std::thread::scope(|scope| {
+                for _ in 1..threads {
+                    scope.spawn(|| futures_lite::future::block_on(executor.run(stopped.recv())));
+                }
+                let host = Host::on(&executor);
+                attach_all(&host, &total);
+                let start = Instant::now();
+                let reports = futures_lite::future::block_on(executor.run(async {
+                    send_all(&host, messages, batch).await;
+                    host.shutdown().await
+                }));
+                let elapsed = start.elapsed();
+                stop.close();
+                check(&reports, messages, &total);
+                elapsed
+            })
+        }
+    }
 }
 
 fn crossbeam_run(messages: u64) -> Duration {
@@ -108,17 +159,19 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(2_000_000);
     let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
-    let crossbeam = rate(messages / 4, crossbeam_run(messages / 4));
-    let send = rate(messages, host_run(messages, threads, None));
-    let batch = rate(messages, host_run(messages, threads, Some(64)));
     println!("{PLUGINS} plugins, {messages} messages, {threads} executor threads");
-    println!("crossbeam bounded(1024) per plugin thread: {crossbeam:7.1} M deliveries/s");
-    println!(
-        "smol host, send per message:               {send:7.1} M deliveries/s ({:.1}x crossbeam)",
-        send / crossbeam
-    );
-    println!(
-        "smol host, send_batch of 64:               {batch:7.1} M deliveries/s ({:.1}x crossbeam)",
-        batch / crossbeam
-    );
+    let crossbeam = rate(messages / 4, crossbeam_run(messages / 4));
+    println!("crossbeam bounded(1024) per plugin thread: {crossbeam:6.1} M deliveries/s");
+    for (sender, place) in [
+        (Sender::Outside, "sender on main thread"),
+        (Sender::Task, "sender in executor.run"),
+    ] {
+        for (batch, how) in [(None, "send per message"), (Some(64), "send_batch of 64")] {
+            let rate = rate(messages, host_run(messages, threads, batch, sender));
+            println!(
+                "smol host, {place:21}, {how}: {rate:6.1} M deliveries/s ({:.1}x crossbeam)",
+                rate / crossbeam
+            );
+        }
+    }
 }

@@ -70,7 +70,7 @@ use crate::sender::Sender;
 /// ```
 pub struct Host<'ex, M: Send + Sync + 'static> {
     sender: Sender<M>,
-    runner: Runner<'ex>,
+    runner: Runner<'ex, M>,
     /// Cloned into every lane; dropped at shutdown so that the receiver ends
     /// once every lane has reported.
     reports_tx: Option<Reports>,
@@ -78,9 +78,23 @@ pub struct Host<'ex, M: Send + Sync + 'static> {
 }
 
 /// Where the lanes run.
-enum Runner<'ex> {
-    Borrowed(&'ex Executor<'ex>),
+enum Runner<'ex, M: Send + Sync + 'static> {
+    /// The caller's executor, whatever its own lifetime: lane tasks are
+    /// `'static`, so they fit on any.
+    Borrowed(&'ex (dyn SpawnLane<M> + 'ex)),
     Owned(Owned),
+}
+
+/// Spawns a lane on an executor of any lifetime.
+trait SpawnLane<M: Send + Sync + 'static>: Sync {
+    fn spawn_lane(&self, task: LaneTask<M>);
+}
+
+impl<M: Send + Sync + 'static> SpawnLane<M> for Executor<'_> {
+    fn spawn_lane(&self, task: LaneTask<M>) {
+        // Detached: the lane reports through the channel when it ends.
+        self.spawn(task).detach();
+    }
 }
 
 /// An executor the host owns, and the threads that run it until `stop` closes.
@@ -104,6 +118,7 @@ struct Owned {
 pub struct Builder {
     capacity: usize,
     threads: Option<usize>,
+    thread_name: String,
 }
 
 impl Builder {
@@ -113,6 +128,7 @@ impl Builder {
         Builder {
             capacity: DEFAULT_CAPACITY,
             threads: None,
+            thread_name: String::from("plugbus-smol"),
         }
     }
 
@@ -130,8 +146,14 @@ impl Builder {
         self
     }
 
-    /// A host that owns its executor and runs it on its own threads, named
-    /// `plugbus-smol-N`.
+    /// Threads of an executor the host owns are named `<name>-N`, counting
+    /// from 0; the default name is `plugbus-smol`.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// A host that owns its executor and runs it on threads of its own.
     ///
     /// # Errors
     /// [`StartError::NoThreads`] for zero threads; [`StartError::Thread`]
@@ -142,7 +164,7 @@ impl Builder {
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let owned = Owned::start(threads)?;
+        let owned = Owned::start(threads, &self.thread_name)?;
         Ok(Host::from_parts(self.capacity, Runner::Owned(owned)))
     }
 
@@ -150,7 +172,7 @@ impl Builder {
     /// (for example with `executor.run(..)` on threads of its own).
     pub fn build_on<'ex, M: Send + Sync + 'static>(
         self,
-        executor: &'ex Executor<'ex>,
+        executor: &'ex Executor<'_>,
     ) -> Host<'ex, M> {
         Host::from_parts(self.capacity, Runner::Borrowed(executor))
     }
@@ -207,7 +229,7 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
     /// }));
     /// assert_eq!(reports[0].stats.handled, 1);
     /// ```
-    pub fn on(executor: &'ex Executor<'ex>) -> Self {
+    pub fn on(executor: &'ex Executor<'_>) -> Self {
         Builder::new().build_on(executor)
     }
 
@@ -216,7 +238,7 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         Builder::new()
     }
 
-    fn from_parts(capacity: usize, runner: Runner<'ex>) -> Self {
+    fn from_parts(capacity: usize, runner: Runner<'ex, M>) -> Self {
         let (reports_tx, reports) = async_channel::unbounded();
         Host {
             sender: Sender::new(Bus::with_capacity(capacity)),
@@ -226,12 +248,10 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         }
     }
 
-    /// Runs a lane task on the executor, detached: it reports through the
-    /// channel when it ends.
     fn spawn(&self, task: LaneTask<M>) {
         match &self.runner {
-            Runner::Borrowed(executor) => executor.spawn(task).detach(),
-            Runner::Owned(owned) => owned.executor.spawn(task).detach(),
+            Runner::Borrowed(executor) => executor.spawn_lane(task),
+            Runner::Owned(owned) => owned.executor.spawn_lane(task),
         }
     }
 
@@ -404,7 +424,7 @@ impl<M: Send + Sync + 'static> Drop for Host<'_, M> {
 }
 
 impl Owned {
-    fn start(threads: usize) -> Result<Self, StartError> {
+    fn start(threads: usize, name: &str) -> Result<Self, StartError> {
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let mut owned = Owned {
             executor: Arc::new(Executor::new()),
@@ -415,7 +435,7 @@ impl Owned {
             let executor = owned.executor.clone();
             let stopped = stopped.clone();
             let thread = thread::Builder::new()
-                .name(format!("plugbus-smol-{index}"))
+                .name(format!("{}-{index}", name.replace('\0', " ")))
                 .spawn(move || {
                     futures_lite::future::block_on(executor.run(stopped.recv())).ok();
                 });
