@@ -233,11 +233,6 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         Builder::new().build_on(executor)
     }
 
-    /// Settings for a host other than the defaults.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
     fn from_parts(capacity: usize, runner: Runner<'ex, M>) -> Self {
         let (reports_tx, reports) = async_channel::unbounded();
         Host {

@@ -1,0 +1,220 @@
+//! The sending side: a cloneable handle on the bus, and the wait for room
+//! under the `Block` policy.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use plugbus_core::ring::TaskWake;
+use plugbus_core::{Bus, Message, SendError, TrySendError, WaiterKey};
+
+/// A cloneable handle that sends to every plugin of one [`Host`](crate::Host),
+/// for tasks and threads that do not own the host.
+///
+/// Once the host is shut down or dropped, every send fails with
+/// [`SendError::Closed`], handing the value back.
+///
+/// # Example
+/// ```
+/// use plugbus_core::{Flow, Message, Plugin};
+/// use plugbus_host_tokio::Host;
+///
+/// struct Sum(u64);
+/// impl Plugin<u64> for Sum {
+///     fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+///         self.0 += **message;
+///         Flow::Continue
+///     }
+/// }
+///
+/// let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+/// let host = Host::with_handle(runtime.handle().clone());
+/// host.attach(Sum(0)).unwrap();
+/// let sender = host.sender();
+/// let worker = std::thread::spawn(move || sender.send_blocking(7));
+/// worker.join().unwrap().unwrap();
+/// assert_eq!(host.shutdown_blocking()[0].stats.handled, 1);
+/// ```
+pub struct Sender<M: Send + Sync + 'static> {
+    bus: Arc<Bus<M>>,
+}
+
+impl<M: Send + Sync + 'static> Sender<M> {
+    pub(crate) fn new(bus: Arc<Bus<M>>) -> Self {
+        Sender { bus }
+    }
+
+    pub(crate) fn bus(&self) -> &Arc<Bus<M>> {
+        &self.bus
+    }
+
+    /// Sends a message to every plugin, waiting while a plugin with
+    /// [`Overflow::Block`](plugbus_core::Overflow::Block) is full.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] once the host is shut down;
+    /// [`SendError::Rejected`] when a plugin with
+    /// [`Overflow::Reject`](plugbus_core::Overflow::Reject) is full.
+    pub async fn send(&self, value: M) -> Result<(), SendError<M>> {
+        let mut message = Message::new(value);
+        loop {
+            match self.bus.try_send_message(message) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(back)) => {
+                    message = back;
+                    Room::new(&self.bus).await;
+                }
+                Err(TrySendError::Failed(error)) => return Err(error.map(into_value)),
+                Err(other) => return Err(SendError::Closed(into_value(other.into_inner()))),
+            }
+        }
+    }
+
+    /// Sends a message to every plugin if every `Block` plugin has room,
+    /// without waiting.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] when a `Block` plugin is full, otherwise the
+    /// errors of [`send`](Sender::send).
+    pub fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
+        self.bus.try_send(value)
+    }
+
+    /// Sends every value of `values` in order, publishing as many as the
+    /// ring takes at once (up to its capacity) in one step, so lanes wake
+    /// and synchronise once per batch instead of once per message. Waits
+    /// for room like [`send`](Sender::send). Returns how many were sent.
+    ///
+    /// # Errors
+    /// As [`send`](Sender::send). The error hands back the values of the
+    /// batch in progress that were not sent; values the iterator had not
+    /// yet yielded are not drawn.
+    pub async fn send_batch<I>(&self, values: I) -> Result<usize, SendError<Vec<M>>>
+    where
+        I: IntoIterator<Item = M>,
+    {
+        let mut values = values.into_iter();
+        let chunk = self.bus.capacity();
+        let mut batch = VecDeque::with_capacity(values.size_hint().0.min(chunk));
+        let mut sent = 0;
+        loop {
+            if batch.is_empty() {
+                batch.extend(values.by_ref().take(chunk).map(Message::new));
+                if batch.is_empty() {
+                    return Ok(sent);
+                }
+            }
+            match self.bus.try_send_batch(&mut batch) {
+                Ok(n) => sent += n,
+                Err(TrySendError::Full(())) => Room::new(&self.bus).await,
+                Err(error) => {
+                    let unsent: Vec<M> = batch.drain(..).map(into_value).collect();
+                    return Err(match error {
+                        TrySendError::Failed(error) => error.map(|()| unsent),
+                        _ => SendError::Closed(unsent),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The blocking twin of [`send`](Sender::send), for threads outside
+    /// async code. Do not call it on a runtime thread: if a plugin is full
+    /// it blocks the thread while waiting for lanes (on a current-thread
+    /// runtime, lanes that can then never run).
+    ///
+    /// # Errors
+    /// As [`send`](Sender::send).
+    pub fn send_blocking(&self, value: M) -> Result<(), SendError<M>> {
+        futures_lite::future::block_on(self.send(value))
+    }
+
+    /// The blocking twin of [`send_batch`](Sender::send_batch), with the
+    /// same caveat as [`send_blocking`](Sender::send_blocking).
+    ///
+    /// # Errors
+    /// As [`send_batch`](Sender::send_batch).
+    pub fn send_batch_blocking<I>(&self, values: I) -> Result<usize, SendError<Vec<M>>>
+    where
+        I: IntoIterator<Item = M>,
+    {
+        futures_lite::future::block_on(self.send_batch(values))
+    }
+
+    /// Whether the host is shut down (or dropped): every send now fails.
+    pub fn is_closed(&self) -> bool {
+        self.bus.is_closed()
+    }
+}
+
+impl<M: Send + Sync + 'static> Clone for Sender<M> {
+    fn clone(&self) -> Self {
+        Sender {
+            bus: self.bus.clone(),
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static> fmt::Debug for Sender<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").field("bus", &self.bus).finish()
+    }
+}
+
+/// The value inside a message the bus handed back unpublished: it has one
+/// reference, so unwrapping cannot fail.
+fn into_value<M>(message: Message<M>) -> M {
+    match Message::try_unwrap(message) {
+        Ok(value) => value,
+        Err(_) => unreachable!("an unpublished message has a single reference"),
+    }
+}
+
+/// Resolves once a `Block` plugin may have room: registered as a waiting
+/// sender, woken by the bus when a lane moves on, leaves or the bus closes.
+/// Deregisters when dropped, so a cancelled send leaves nothing behind.
+struct Room<'a, M: Send + Sync + 'static> {
+    bus: &'a Bus<M>,
+    waiting: Option<(Arc<TaskWake>, WaiterKey)>,
+}
+
+impl<'a, M: Send + Sync + 'static> Room<'a, M> {
+    fn new(bus: &'a Bus<M>) -> Self {
+        Room { bus, waiting: None }
+    }
+}
+
+impl<M: Send + Sync + 'static> Future for Room<'_, M> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match &this.waiting {
+            Some((wake, _)) => wake.register(cx.waker()),
+            None => {
+                let wake = Arc::new(TaskWake::new());
+                wake.register(cx.waker());
+                let key = this.bus.add_waiting_sender(wake.clone());
+                this.waiting = Some((wake, key));
+            }
+        }
+        // Registered before checking: a lane that moves on after this check
+        // sees us waiting and wakes us.
+        if this.bus.has_room() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static> Drop for Room<'_, M> {
+    fn drop(&mut self) {
+        if let Some((_, key)) = self.waiting.take() {
+            self.bus.remove_waiting_sender(key);
+        }
+    }
+}
