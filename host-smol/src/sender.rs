@@ -87,6 +87,30 @@ impl<M: Send + Sync + 'static> Sender<M> {
     /// and synchronise once per batch instead of once per message. Waits
     /// for room like [`send`](Sender::send). Returns how many were sent.
     ///
+    /// # Example
+    /// ```
+    /// # use plugbus_core::{Flow, Message, Plugin};
+    /// # struct Count;
+    /// # impl Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+    /// #         Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_host_smol::Host;
+    ///
+    /// let host = Host::with_threads(1).unwrap();
+    /// host.attach(Count).unwrap();
+    /// let sender = host.sender();
+    /// let task = async move {
+    ///     let sent = sender.send_batch((0..100).map(|n| n * 2)).await.unwrap();
+    ///     assert_eq!(sent, 100);
+    ///     assert!(!sender.is_closed());
+    /// };
+    /// futures_lite::future::block_on(task);
+    /// let reports = host.shutdown_blocking();
+    /// assert_eq!(reports[0].stats.handled, 100);
+    /// ```
+    ///
     /// # Errors
     /// As [`send`](Sender::send). The error hands back the values of the
     /// batch in progress that were not sent; values the iterator had not

@@ -180,6 +180,29 @@ impl<M: Send + Sync + 'static> Host<M> {
     /// Attaches a plugin as a task on the runtime; it sees exactly the
     /// messages sent after this returns.
     ///
+    /// # Example
+    /// ```
+    /// # use plugbus_core::{Flow, Message, Plugin};
+    /// # struct Count;
+    /// # impl Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+    /// #         Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_host_tokio::Host;
+    ///
+    /// let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    /// let host = Host::with_handle(runtime.handle().clone());
+    /// use plugbus_core::{AttachOptions, Overflow};
+    /// let options = AttachOptions::new()
+    ///     .capacity(16)
+    ///     .overflow(Overflow::DropOldest)
+    ///     .name("metrics");
+    /// let id = host.attach_with(Count, options).unwrap();
+    /// assert_eq!(host.plugins()[0].id, id);
+    /// assert_eq!(host.plugins()[0].name, "metrics");
+    /// ```
+    ///
     /// # Errors
     /// [`AttachError::Capacity`] for a capacity the ring cannot give;
     /// [`AttachError::Closed`] once the host is shutting down.
@@ -206,6 +229,26 @@ impl<M: Send + Sync + 'static> Host<M> {
     /// the only thread of a current-thread runtime. The thread is named
     /// `plugbus-<plugin name>` and parks while idle.
     ///
+    /// # Example
+    /// ```
+    /// # use plugbus_core::{Flow, Message, Plugin};
+    /// # struct Count;
+    /// # impl Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+    /// #         Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_host_tokio::Host;
+    ///
+    /// let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    /// let host = Host::with_handle(runtime.handle().clone());
+    /// use plugbus_core::AttachOptions;
+    /// host.attach_on_thread(Count, AttachOptions::new().name("disk"))
+    ///     .unwrap();
+    /// host.send_blocking(1).unwrap();
+    /// assert_eq!(host.shutdown_blocking()[0].stats.handled, 1);
+    /// ```
+    ///
     /// # Errors
     /// As [`attach_with`](Host::attach_with), and [`AttachError::Spawn`] when
     /// the thread cannot start.
@@ -231,6 +274,34 @@ impl<M: Send + Sync + 'static> Host<M> {
     }
 
     /// Sends a message without waiting.
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_core::{Flow, Message, Plugin};
+    /// # struct Count;
+    /// # impl Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+    /// #         Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_host_tokio::Host;
+    ///
+    /// let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    /// let host = Host::with_handle(runtime.handle().clone());
+    /// use plugbus_core::{AttachOptions, Overflow, SendError, TrySendError};
+    /// host.attach_with(Count, AttachOptions::new().overflow(Overflow::Reject).capacity(1))
+    ///     .unwrap();
+    /// // Either the first message is still queued and the second is
+    /// // refused, or the plugin already took it.
+    /// host.try_send(1).unwrap();
+    /// match host.try_send(2) {
+    ///     Ok(()) => {}
+    ///     Err(TrySendError::Failed(SendError::Rejected { value, refused })) => {
+    ///         assert_eq!((value, refused.len()), (2, 1));
+    ///     }
+    ///     Err(other) => panic!("{other}"),
+    /// }
+    /// ```
     ///
     /// # Errors
     /// As [`Sender::try_send`].
@@ -267,6 +338,26 @@ impl<M: Send + Sync + 'static> Host<M> {
     /// Asks a plugin to leave before its next message; it exits with
     /// [`Exit::Removed`](plugbus_core::Exit::Removed) and its report comes
     /// with [`shutdown`](Host::shutdown). Returns false if it is not attached.
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_core::{Flow, Message, Plugin};
+    /// # struct Count;
+    /// # impl Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+    /// #         Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_host_tokio::Host;
+    ///
+    /// let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    /// let host = Host::with_handle(runtime.handle().clone());
+    /// let id = host.attach(Count).unwrap();
+    /// assert_eq!(host.stats(id).unwrap().handled, 0);
+    /// assert!(host.detach(id));
+    /// let reports = host.shutdown_blocking();
+    /// assert_eq!(reports[0].exit, plugbus_core::Exit::Removed);
+    /// ```
     pub fn detach(&self, id: PluginId) -> bool {
         self.bus().detach(id)
     }

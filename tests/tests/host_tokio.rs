@@ -518,3 +518,20 @@ fn an_idle_host_uses_no_cpu() {
     let reports = host.shutdown_blocking();
     assert!(reports.iter().all(|r| r.stats.handled == 1000));
 }
+
+#[test]
+fn hosts_senders_and_their_futures_can_cross_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let runtime = current_thread();
+    let host = Host::<u64>::with_handle(runtime.handle().clone());
+    let sender = host.sender();
+    send_sync(&host);
+    send_sync(&sender);
+    send(&host.send(1));
+    send(&host.send_batch(vec![1]));
+    send(&sender.send(1));
+    let shutdown = host.shutdown();
+    send(&shutdown);
+    assert_eq!(runtime.block_on(shutdown), Vec::new());
+}
