@@ -6,7 +6,9 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use plugbus_core::{AttachOptions, Exit, Flow, Message, Plugin, SendError, Status, TrySendError};
+use plugbus_core::{
+    AttachOptions, Exit, Flow, Message, Overflow, Plugin, SendError, Status, TrySendError,
+};
 use plugbus_host_tokio::{Builder, Host};
 use tokio::runtime::{Builder as Runtime, Runtime as Rt};
 
@@ -307,6 +309,35 @@ fn try_send_says_full_and_hands_the_value_back() {
     let reports = runtime.block_on(host.shutdown());
     assert_eq!(reports[0].stats.handled, 4);
     assert_eq!(rx.try_recv(), Ok(complete(4)));
+}
+
+#[test]
+fn lossy_policies_count_what_they_drop() {
+    let (tx, rx) = mpsc::channel();
+    let runtime = current_thread();
+    let host = Host::with_handle(runtime.handle().clone());
+    let newest = AttachOptions::new()
+        .overflow(Overflow::DropNewest)
+        .capacity(2);
+    let oldest = AttachOptions::new()
+        .overflow(Overflow::DropOldest)
+        .capacity(2);
+    let keeps_first = host.attach_with(Recorder::new(&tx), newest).unwrap();
+    let keeps_last = host.attach_with(Recorder::new(&tx), oldest).unwrap();
+    // Nothing drives the runtime yet: each lane's queue fills, then its
+    // policy applies to the other three.
+    for n in 0..5 {
+        host.try_send(n).unwrap();
+    }
+    let reports = runtime.block_on(host.shutdown());
+    assert_eq!(reports[0].id, keeps_first);
+    assert_eq!((reports[0].stats.handled, reports[0].stats.dropped), (2, 3));
+    assert_eq!(reports[1].id, keeps_last);
+    assert_eq!((reports[1].stats.handled, reports[1].stats.dropped), (2, 3));
+    let mut sums: Vec<u64> = rx.try_iter().map(|r| r.sum).collect();
+    sums.sort_unstable();
+    // DropNewest kept 0 and 1 (sum 1); DropOldest kept 3 and 4 (sum 7).
+    assert_eq!(sums, vec![1, 7]);
 }
 
 /// Blocks in its handler until `release` says go (or the test hangs).
