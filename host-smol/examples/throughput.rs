@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_executor::Executor;
 use plugbus_core::{Flow, Message, Plugin};
 use plugbus_host_smol::Host;
 
@@ -40,12 +39,11 @@ fn expected(messages: u64) -> u64 {
 enum Sender {
     /// On the main thread (`block_on`), beside the executor's threads.
     Outside,
-    /// On one of the executor's threads, inside `Executor::run`, sharing
-    /// the threads with the lanes.
+    /// As a task on the host's executor, sharing its threads with the lanes.
     Task,
 }
 
-/// Sends `messages` to 16 plugins, one `send` each or in batches.
+/// Sends `messages` to the plugins, one `send` each or in batches.
 async fn send_all(host: &Host<'_, u64>, messages: u64, batch: Option<u64>) {
     match batch {
         None => {
@@ -64,7 +62,9 @@ async fn send_all(host: &Host<'_, u64>, messages: u64, batch: Option<u64>) {
     }
 }
 
-fn attach_all(host: &Host<'_, u64>, total: &Arc<AtomicU64>) {
+fn host_run(messages: u64, threads: usize, batch: Option<u64>, sender: Sender) -> Duration {
+    let total = Arc::new(AtomicU64::new(0));
+    let host = Arc::new(Host::with_threads(threads).expect("start the executor"));
     for _ in 0..PLUGINS {
         let sum = Sum {
             sum: 0,
@@ -72,52 +72,25 @@ fn attach_all(host: &Host<'_, u64>, total: &Arc<AtomicU64>) {
         };
         host.attach(sum).expect("attach");
     }
-}
-
-fn check(reports: &[plugbus_core::Report], messages: u64, total: &AtomicU64) {
+    let start = Instant::now();
+    let run = {
+        let host = host.clone();
+        async move { send_all(&host, messages, batch).await }
+    };
+    match sender {
+        Sender::Outside => futures_lite::future::block_on(run),
+        Sender::Task => {
+            let executor = host.executor().expect("the host owns its executor");
+            futures_lite::future::block_on(executor.spawn(run));
+        }
+    }
+    let host = Arc::into_inner(host).expect("the sending loop has ended");
+    let reports = host.shutdown_blocking();
+    let elapsed = start.elapsed();
     assert_eq!(reports.len(), PLUGINS);
     assert!(reports.iter().all(|r| r.stats.handled == messages));
     assert_eq!(total.load(Ordering::Relaxed), expected(messages));
-}
-
-fn host_run(messages: u64, threads: usize, batch: Option<u64>, sender: Sender) -> Duration {
-    let total = Arc::new(AtomicU64::new(0));
-    match sender {
-        Sender::Outside => {
-            let host = Host::with_threads(threads).expect("start the executor");
-            attach_all(&host, &total);
-            let start = Instant::now();
-            let reports = futures_lite::future::block_on(async {
-                send_all(&host, messages, batch).await;
-                host.shutdown().await
-            });
-            let elapsed = start.elapsed();
-            check(&reports, messages, &total);
-            elapsed
-        }
-        Sender::Task => {
-            // The application's own executor: the main thread runs it (with
-            // the sending loop as its main future) beside `threads - 1` more.
-            let executor = Executor::new();
-            let (stop, stopped) = async_channel::bounded::<()>(1);
-            std::thread::scope(|scope| {
-                for _ in 1..threads {
-                    scope.spawn(|| futures_lite::future::block_on(executor.run(stopped.recv())));
-                }
-                let host = Host::on(&executor);
-                attach_all(&host, &total);
-                let start = Instant::now();
-                let reports = futures_lite::future::block_on(executor.run(async {
-                    send_all(&host, messages, batch).await;
-                    host.shutdown().await
-                }));
-                let elapsed = start.elapsed();
-                stop.close();
-                check(&reports, messages, &total);
-                elapsed
-            })
-        }
-    }
+    elapsed
 }
 
 fn crossbeam_run(messages: u64) -> Duration {
@@ -164,7 +137,7 @@ fn main() {
     println!("crossbeam bounded(1024) per plugin thread: {crossbeam:6.1} M deliveries/s");
     for (sender, place) in [
         (Sender::Outside, "sender on main thread"),
-        (Sender::Task, "sender in executor.run"),
+        (Sender::Task, "sender task"),
     ] {
         for (batch, how) in [(None, "send per message"), (Some(64), "send_batch of 64")] {
             let rate = rate(messages, host_run(messages, threads, batch, sender));

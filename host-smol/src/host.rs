@@ -250,6 +250,27 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         }
     }
 
+    /// The executor this host owns, to run tasks of your own (a sending
+    /// loop, say) on the same threads as the lanes; `None` for a host on a
+    /// borrowed executor, which you hold already.
+    ///
+    /// # Example
+    /// ```
+    /// use plugbus_host_smol::Host;
+    ///
+    /// let host = Host::<u64>::with_threads(2).unwrap();
+    /// let sender = host.sender();
+    /// let executor = host.executor().unwrap();
+    /// let task = executor.spawn(async move { sender.send_batch(0..10).await });
+    /// assert_eq!(futures_lite::future::block_on(task).unwrap(), 10);
+    /// ```
+    pub fn executor(&self) -> Option<&Arc<Executor<'static>>> {
+        match &self.runner {
+            Runner::Borrowed(_) => None,
+            Runner::Owned(owned) => Some(&owned.executor),
+        }
+    }
+
     /// How many messages the ring holds.
     pub fn capacity(&self) -> usize {
         self.bus().capacity()
