@@ -22,9 +22,10 @@ use crate::sender::Sender;
 /// inside an application that already has one; you keep running it) or one
 /// the host owns with threads of its own ([`Host::with_threads`]).
 ///
-/// Each plugin's lane takes everything sent since its last turn as one batch,
-/// yields to the executor after a long run, and sleeps through its waker
-/// when idle: an idle host uses no CPU.
+/// Each plugin's lane takes what was sent since its last turn as one batch
+/// (up to 256 messages), then yields to the executor, so a busy plugin
+/// cannot starve the others on a thread. A lane with nothing to do sleeps
+/// through its waker: an idle host uses no CPU.
 ///
 /// # Plugins that block
 /// `handle_message` is synchronous. While it runs, it holds the executor

@@ -18,9 +18,10 @@ use crate::sender::Sender;
 ///
 /// The lanes run on the runtime of the handle given at construction (the
 /// current one for [`Host::new`]), multi-thread or current-thread. Each
-/// lane takes everything sent since its last turn as one batch, yields to
-/// the runtime after a long run, and sleeps through its waker when idle: an
-/// idle host uses no CPU.
+/// lane takes what was sent since its last turn as one batch (up to 256
+/// messages), then yields to the runtime, so a busy plugin cannot starve the
+/// others on a worker. A lane with nothing to do sleeps through its waker:
+/// an idle host uses no CPU.
 ///
 /// # Plugins that block
 /// `handle_message` is synchronous. While it runs, it holds the worker

@@ -10,12 +10,11 @@ use std::thread::{self, Thread};
 use plugbus_core::ring::{TaskWake, Wake};
 use plugbus_core::{AttachError, Bus, Lane, PluginId, Report, Step};
 
-/// The most messages a lane takes as one batch.
-const BATCH: usize = 1024;
-
-/// A lane that has handled this many messages in one poll yields to the
-/// executor, so one busy plugin cannot starve the others on a worker.
-const BUDGET: usize = 1024;
+/// The most messages a lane takes as one batch. After each batch the lane
+/// yields to the executor, so one busy plugin holds a worker for at most
+/// this many messages before the other tasks get a turn; yielding also lets
+/// the next batch grow instead of chasing the sender message by message.
+const BATCH: usize = 256;
 
 /// How many times an idle lane yields before it sleeps: a lane that was just
 /// busy is likely to get more work at once, and a yield costs far less than
@@ -25,9 +24,9 @@ const IDLE_YIELDS: u8 = 2;
 /// Where a finished lane leaves its report: the host collects one per lane.
 pub(crate) type Reports = async_channel::Sender<Report>;
 
-/// One plugin's lane as a task: runs batches while there is work, yields
-/// after a long run, and sleeps through its [`TaskWake`] when idle. Sends
-/// its report when the plugin exits.
+/// One plugin's lane as a task: runs one batch per turn while there is
+/// work, and sleeps through its [`TaskWake`] when idle. Sends its report
+/// when the plugin exits.
 ///
 /// If the task is dropped before the plugin exited (its executor or runtime
 /// went away), the lane still ends properly: when the host is closed it
@@ -76,16 +75,12 @@ impl<M: Send + Sync + 'static> Future for LaneTask<M> {
         let Some(lane) = this.lane.as_mut() else {
             return Poll::Ready(());
         };
-        let mut handled = 0;
         loop {
             match lane.run(BATCH) {
-                Step::Ran(n) => {
+                Step::Ran(_) => {
                     this.idle_yields = 0;
-                    handled += n.max(1);
-                    if handled >= BUDGET {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
                 Step::Idle if this.idle_yields < IDLE_YIELDS => {
                     this.idle_yields += 1;

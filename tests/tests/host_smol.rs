@@ -2,7 +2,8 @@
 //! policy with a slow plugin, shutdown and drop draining, blocking plugins
 //! on their own threads, panics, and an idle host's CPU use.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use async_executor::Executor;
@@ -282,6 +283,57 @@ fn lossy_policies_count_what_they_drop() {
     sums.sort_unstable();
     // DropNewest kept 0 and 1 (sum 1); DropOldest kept 3 and 4 (sum 7).
     assert_eq!(sums, vec![1, 7]);
+}
+
+/// Counts its messages into a shared counter.
+struct Busy(Arc<AtomicU64>);
+
+impl Plugin<u64> for Busy {
+    fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Flow::Continue
+    }
+}
+
+/// Notes how far the [`Busy`] plugin had got when this one first ran.
+struct Watcher {
+    busy: Arc<AtomicU64>,
+    first_seen: Arc<AtomicU64>,
+}
+
+impl Plugin<u64> for Watcher {
+    fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+        let busy = self.busy.load(Ordering::Relaxed);
+        let _ =
+            self.first_seen
+                .compare_exchange(u64::MAX, busy, Ordering::Relaxed, Ordering::Relaxed);
+        Flow::Continue
+    }
+}
+
+#[test]
+fn a_busy_plugin_yields_so_others_on_the_same_thread_run() {
+    let executor = Executor::new();
+    let host = Host::on(&executor);
+    let busy = Arc::new(AtomicU64::new(0));
+    let first_seen = Arc::new(AtomicU64::new(u64::MAX));
+    host.attach(Busy(busy.clone())).unwrap();
+    let watcher = Watcher {
+        busy: busy.clone(),
+        first_seen: first_seen.clone(),
+    };
+    host.attach(watcher).unwrap();
+    for n in 0..1000 {
+        host.try_send(n).unwrap();
+    }
+    // One thread runs both lanes; the busy one was spawned first.
+    let reports = block_on(executor.run(host.shutdown()));
+    assert!(reports.iter().all(|r| r.stats.handled == 1000));
+    let seen = first_seen.load(Ordering::Relaxed);
+    assert!(
+        seen < 1000,
+        "the watcher waited for all {seen} busy messages"
+    );
 }
 
 /// Blocks in its handler until `release` says go (or the test hangs).
