@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use plugbus_core::ring::TaskWake;
 use plugbus_core::{Bus, Message, SendError, TrySendError, WaiterKey};
@@ -39,11 +39,33 @@ use plugbus_core::{Bus, Message, SendError, TrySendError, WaiterKey};
 /// ```
 pub struct Sender<M: Send + Sync + 'static> {
     bus: Arc<Bus<M>>,
+    /// Kept from one send to the next, so that once warm, waiting for room
+    /// and batching allocate nothing: each message costs its one envelope.
+    spare: Mutex<Spare<M>>,
+}
+
+/// What a send borrows and gives back. A send that finds it taken (another
+/// send of this handle is under way) makes its own.
+struct Spare<M> {
+    wake: Option<Arc<TaskWake>>,
+    batch: VecDeque<Message<M>>,
+}
+
+impl<M> Default for Spare<M> {
+    fn default() -> Self {
+        Spare {
+            wake: None,
+            batch: VecDeque::new(),
+        }
+    }
 }
 
 impl<M: Send + Sync + 'static> Sender<M> {
     pub(crate) fn new(bus: Arc<Bus<M>>) -> Self {
-        Sender { bus }
+        Sender {
+            bus,
+            spare: Mutex::default(),
+        }
     }
 
     pub(crate) fn bus(&self) -> &Arc<Bus<M>> {
@@ -64,7 +86,7 @@ impl<M: Send + Sync + 'static> Sender<M> {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Full(back)) => {
                     message = back;
-                    Room::new(&self.bus).await;
+                    Room::new(self).await;
                 }
                 Err(TrySendError::Failed(error)) => return Err(error.map(into_value)),
                 Err(other) => return Err(SendError::Closed(into_value(other.into_inner()))),
@@ -121,18 +143,25 @@ impl<M: Send + Sync + 'static> Sender<M> {
     {
         let mut values = values.into_iter();
         let chunk = self.bus.capacity();
-        let mut batch = VecDeque::with_capacity(values.size_hint().0.min(chunk));
+        let mut batch = self
+            .spare
+            .try_lock()
+            .map(|mut spare| std::mem::take(&mut spare.batch))
+            .unwrap_or_default();
         let mut sent = 0;
         loop {
             if batch.is_empty() {
                 batch.extend(values.by_ref().take(chunk).map(Message::new));
                 if batch.is_empty() {
+                    if let Ok(mut spare) = self.spare.try_lock() {
+                        spare.batch = batch;
+                    }
                     return Ok(sent);
                 }
             }
             match self.bus.try_send_batch(&mut batch) {
                 Ok(n) => sent += n,
-                Err(TrySendError::Full(())) => Room::new(&self.bus).await,
+                Err(TrySendError::Full(())) => Room::new(self).await,
                 Err(error) => {
                     let unsent: Vec<M> = batch.drain(..).map(into_value).collect();
                     return Err(match error {
@@ -174,15 +203,15 @@ impl<M: Send + Sync + 'static> Sender<M> {
 
 impl<M: Send + Sync + 'static> Clone for Sender<M> {
     fn clone(&self) -> Self {
-        Sender {
-            bus: self.bus.clone(),
-        }
+        Sender::new(self.bus.clone())
     }
 }
 
 impl<M: Send + Sync + 'static> fmt::Debug for Sender<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").field("bus", &self.bus).finish()
+        f.debug_struct("Sender")
+            .field("bus", &self.bus)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,13 +228,16 @@ fn into_value<M>(message: Message<M>) -> M {
 /// sender, woken by the bus when a lane moves on, leaves or the bus closes.
 /// Deregisters when dropped, so a cancelled send leaves nothing behind.
 struct Room<'a, M: Send + Sync + 'static> {
-    bus: &'a Bus<M>,
+    sender: &'a Sender<M>,
     waiting: Option<(Arc<TaskWake>, WaiterKey)>,
 }
 
 impl<'a, M: Send + Sync + 'static> Room<'a, M> {
-    fn new(bus: &'a Bus<M>) -> Self {
-        Room { bus, waiting: None }
+    fn new(sender: &'a Sender<M>) -> Self {
+        Room {
+            sender,
+            waiting: None,
+        }
     }
 }
 
@@ -214,18 +246,25 @@ impl<M: Send + Sync + 'static> Future for Room<'_, M> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let bus = &this.sender.bus;
         match &this.waiting {
             Some((wake, _)) => wake.register(cx.waker()),
             None => {
-                let wake = Arc::new(TaskWake::new());
+                let wake = this
+                    .sender
+                    .spare
+                    .try_lock()
+                    .ok()
+                    .and_then(|mut spare| spare.wake.take())
+                    .unwrap_or_default();
                 wake.register(cx.waker());
-                let key = this.bus.add_waiting_sender(wake.clone());
+                let key = bus.add_waiting_sender(wake.clone());
                 this.waiting = Some((wake, key));
             }
         }
         // Registered before checking: a lane that moves on after this check
         // sees us waiting and wakes us.
-        if this.bus.has_room() {
+        if bus.has_room() {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -235,8 +274,15 @@ impl<M: Send + Sync + 'static> Future for Room<'_, M> {
 
 impl<M: Send + Sync + 'static> Drop for Room<'_, M> {
     fn drop(&mut self) {
-        if let Some((_, key)) = self.waiting.take() {
-            self.bus.remove_waiting_sender(key);
+        let Some((wake, key)) = self.waiting.take() else {
+            return;
+        };
+        // Once removed, the bus holds no clone and calls it no more.
+        self.sender.bus.remove_waiting_sender(key);
+        // Let go of this task's waker: a kept one would keep the task alive.
+        wake.register(Waker::noop());
+        if let Ok(mut spare) = self.sender.spare.try_lock() {
+            spare.wake.get_or_insert(wake);
         }
     }
 }

@@ -3,6 +3,8 @@
 //! plugin, shutdown and drop draining, blocking plugins on their own
 //! threads, panics, and an idle host's CPU use.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -619,4 +621,98 @@ fn hosts_senders_and_their_futures_can_cross_threads() {
     let shutdown = host.shutdown();
     send(&shutdown);
     assert_eq!(runtime.block_on(shutdown), Vec::new());
+}
+
+/// The allocations of the threads that ask for them to be counted.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+fn note_allocation() {
+    // `try_with`: the allocator also runs while thread-locals are torn down.
+    let _ = ALLOCATIONS.try_with(|count| {
+        if let Some(n) = count.get() {
+            count.set(Some(n + 1));
+        }
+    });
+}
+
+// SAFETY: every call goes to the system allocator unchanged; counting
+// touches only a thread-local `Cell` that needs no allocation.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` through this allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns how many allocations this thread made meanwhile.
+fn allocations<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    ALLOCATIONS.with(|count| count.set(Some(0)));
+    let out = f();
+    let count = ALLOCATIONS.with(|count| count.replace(None));
+    (out, count.unwrap_or(0))
+}
+
+#[test]
+fn sending_allocates_once_per_message_waiting_included() {
+    let (tx, _rx) = mpsc::channel();
+    let runtime = multi_thread();
+    let host = Builder::new()
+        .capacity(8)
+        .build_on(runtime.handle().clone());
+    let id = host
+        .attach(Recorder::slow(&tx, Duration::from_micros(2)))
+        .unwrap();
+    // Warm up: the first wait and batch leave their waker slot and buffer
+    // behind, and `block_on` sets up this thread's parker.
+    runtime.block_on(async {
+        for n in 0..100 {
+            host.send(n).await.unwrap();
+        }
+        host.send_batch(100..200).await.unwrap();
+    });
+    let ((), sent) = allocations(|| {
+        runtime.block_on(async {
+            for n in 200..1200 {
+                host.send(n).await.unwrap();
+            }
+        })
+    });
+    let ((), batched) = allocations(|| {
+        runtime.block_on(async {
+            for start in (1200..2224).step_by(64) {
+                host.send_batch(start..start + 64).await.unwrap();
+            }
+        })
+    });
+    // The plugin fell a whole ring behind, so the sender did wait.
+    assert_eq!(host.stats(id).unwrap().lag_max, 8);
+    assert_eq!(sent, 1000);
+    assert_eq!(batched, 1024);
+    let reports = host.shutdown_blocking();
+    assert_eq!(reports[0].stats.handled, 2224);
 }
