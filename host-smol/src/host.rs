@@ -41,9 +41,14 @@ use crate::sender::Sender;
 /// [`Sender`] then fails with `Closed`) and lets every lane drain what was
 /// sent to it; the reports are discarded. A host that owns its executor
 /// waits in `drop` until its lanes have drained, then stops its threads. On
-/// a borrowed executor the lanes drain as the executor runs them; if the
-/// executor is dropped first, each lane drains while its task is dropped.
-/// Either way no message sent under `Block` goes unhandled.
+/// a borrowed executor the lanes drain as the executor runs them, and if the
+/// executor is dropped after the host, each lane drains while its task is
+/// dropped. Either way no message sent under `Block` goes unhandled.
+///
+/// A borrowed executor dropped while the host is still open cannot drain
+/// lanes that may still receive messages: each plugin is detached with
+/// [`Exit::Removed`](plugbus_core::Exit::Removed), and its report (from
+/// [`shutdown`](Host::shutdown)) counts what it handled.
 ///
 /// # Example
 /// ```

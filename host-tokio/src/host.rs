@@ -42,9 +42,15 @@ use crate::sender::Sender;
 /// Dropping the host without [`shutdown`](Host::shutdown) does not block:
 /// it closes the host (every [`Sender`] then fails with `Closed`), and every
 /// lane drains what was sent to it on the runtime and exits; the reports
-/// are discarded. If the runtime shuts down first, each lane drains while
-/// tokio drops its task. Either way no message sent under `Block` goes
-/// unhandled and no task is left behind.
+/// are discarded. If the runtime shuts down after the host was dropped but
+/// before a lane finished, that lane drains while tokio drops its task.
+/// Either way no message sent under `Block` goes unhandled and no task is
+/// left behind.
+///
+/// A runtime that shuts down while the host is still open cannot leave
+/// lanes draining that may still receive messages: each plugin is detached
+/// with [`Exit::Removed`](plugbus_core::Exit::Removed), and its report (from
+/// [`shutdown_blocking`](Host::shutdown_blocking)) counts what it handled.
 ///
 /// # Example
 /// ```
