@@ -45,10 +45,8 @@ use crate::sender::Sender;
 /// executor is dropped after the host, each lane drains while its task is
 /// dropped. Either way no message sent under `Block` goes unhandled.
 ///
-/// A borrowed executor dropped while the host is still open cannot drain
-/// lanes that may still receive messages: each plugin is detached with
-/// [`Exit::Removed`](plugbus_core::Exit::Removed), and its report (from
-/// [`shutdown`](Host::shutdown)) counts what it handled.
+/// A borrowed executor outlives the host (the borrow says so), so a lane
+/// is never cut off while messages can still reach it.
 ///
 /// # Example
 /// ```
