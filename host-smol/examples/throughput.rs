@@ -3,6 +3,7 @@
 //! a crossbeam `bounded(1024)` channel per plugin thread in the same run.
 //!
 //! `cargo run --release -p plugbus-host-smol --example throughput [messages] [threads]`
+//! (each figure is the median of three runs of `messages`, default 1,000,000).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -154,6 +155,13 @@ fn cross_core_ns() -> f64 {
     rounds[ROUNDS / 2]
 }
 
+/// The median of three runs, in M deliveries/s.
+fn median_rate(messages: u64, mut run: impl FnMut() -> Duration) -> f64 {
+    let mut rates: Vec<f64> = (0..3).map(|_| rate(messages, run())).collect();
+    rates.sort_by(f64::total_cmp);
+    rates[1]
+}
+
 fn rate(messages: u64, elapsed: Duration) -> f64 {
     (messages * PLUGINS as u64) as f64 / elapsed.as_secs_f64() / 1e6
 }
@@ -163,20 +171,21 @@ fn main() {
     let messages: u64 = args
         .next()
         .and_then(|a| a.parse().ok())
-        .unwrap_or(2_000_000);
+        .unwrap_or(1_000_000);
     let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     println!(
         "{PLUGINS} plugins, {messages} messages, {threads} executor threads, cross-core round trip {:.0} ns",
         cross_core_ns()
     );
-    let crossbeam = rate(messages / 4, crossbeam_run(messages / 4));
+    let crossbeam = median_rate(messages / 4, || crossbeam_run(messages / 4));
+    println!("median of 3 runs each");
     println!("crossbeam bounded(1024) per plugin thread: {crossbeam:6.1} M deliveries/s");
     for (sender, place) in [
         (Sender::Outside, "sender on main thread"),
         (Sender::Task, "sender task"),
     ] {
         for (batch, how) in [(None, "send per message"), (Some(64), "send_batch of 64")] {
-            let rate = rate(messages, host_run(messages, threads, batch, sender));
+            let rate = median_rate(messages, || host_run(messages, threads, batch, sender));
             println!(
                 "smol host, {place:21}, {how}: {rate:6.1} M deliveries/s ({:.1}x crossbeam)",
                 rate / crossbeam
