@@ -27,6 +27,14 @@ use crate::sender::Sender;
 /// cannot starve the others on a thread. A lane with nothing to do sleeps
 /// through its waker: an idle host uses no CPU.
 ///
+/// # Throughput
+/// Send from a task on the host's executor ([`Host::executor`]) rather than from a thread
+/// outside it: the task shares the threads with the lanes and yields to them
+/// while the ring is full, where an outside thread competes with them for
+/// cores and parks and wakes each time. [`send_batch`](Host::send_batch)
+/// publishes once per batch, which pays off most when lanes would otherwise
+/// go to sleep between messages. The `throughput` example measures both.
+///
 /// # Plugins that block
 /// `handle_message` is synchronous. While it runs, it holds the executor
 /// thread its task runs on. With several executor threads the other lanes go
