@@ -1,3 +1,48 @@
-//! Plugbus host on smol: one task per plugin, async API.
+//! A plugbus host on smol: one task per plugin, an async API.
+//!
+//! Every message is published once into a shared ring; each plugin's lane is
+//! a task that takes everything new as one batch and sleeps through its
+//! waker when there is nothing to do. The host runs on an executor you hand
+//! in, or on one it owns with threads of its own.
+//!
+//! ```
+//! use plugbus_core::{Flow, Message, Plugin};
+//! use plugbus_host_smol::Host;
+//!
+//! struct Sum(u64);
+//! impl Plugin<u64> for Sum {
+//!     fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+//!         self.0 += **message;
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let host = Host::with_threads(2).unwrap();
+//! for _ in 0..4 {
+//!     host.attach(Sum(0)).unwrap();
+//! }
+//! let reports = futures_lite::future::block_on(async {
+//!     host.send_batch(0..1000).await.unwrap();
+//!     host.send(1000).await.unwrap();
+//!     host.shutdown().await
+//! });
+//! assert_eq!(reports.len(), 4);
+//! assert!(reports.iter().all(|r| r.stats.handled == 1001));
+//! ```
+//!
+//! A plugin's `handle_message` is synchronous: see [`Host`] for what a
+//! plugin that blocks does to the executor, and
+//! [`Host::attach_on_thread`] for the way out. Dynamic plugins loaded by
+//! `plugbus-host-std`'s loader are plugins like any other.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod error;
+mod host;
+mod lane;
+mod sender;
+
+pub use error::StartError;
+pub use host::{Builder, Host};
+pub use sender::Sender;
