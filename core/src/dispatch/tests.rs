@@ -206,3 +206,15 @@ fn threads_lose_no_message_and_no_wakeup() {
     drop(bus);
     assert_eq!(drops.load(Ordering::Relaxed), 2 * PER_SENDER as usize);
 }
+
+/// A lane's shared record costs one allocation of a few cache lines: it is
+/// what an idle plugin costs the core (W3 allows 1 KiB per idle plugin for
+/// the whole host).
+#[test]
+fn lane_records_stay_small() {
+    let shared = core::mem::size_of::<super::bus::LaneShared<u64>>();
+    assert_eq!(core::mem::align_of::<super::bus::LaneShared<u64>>(), 64);
+    assert!(shared <= 256, "LaneShared is {shared} bytes");
+    let lane = core::mem::size_of::<Lane<u64>>();
+    assert!(lane <= 160, "Lane is {lane} bytes");
+}
