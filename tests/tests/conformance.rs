@@ -2,6 +2,9 @@
 //! line here (and its adapter in `src/conformance/adapters.rs`).
 
 use plugbus_tests::conformance;
-use plugbus_tests::conformance::Local;
+use plugbus_tests::conformance::{Local, Smol, TokioCurrent, TokioMulti};
 
 conformance!(local, Local);
+conformance!(smol, Smol);
+conformance!(tokio_multi_thread, TokioMulti);
+conformance!(tokio_current_thread, TokioCurrent);

@@ -46,3 +46,158 @@ impl<M: Send + Sync + 'static> TestHost<M> for LocalHost<M> {
         LocalHost::shutdown(self)
     }
 }
+
+/// Implements [`TestHost`] for an adapter whose `host` field has the std,
+/// smol or tokio host's blocking API.
+macro_rules! blocking_adapter {
+    ($adapter:ident) => {
+        impl<M: Send + Sync + 'static> TestHost<M> for $adapter<M> {
+            fn attach_with(
+                &mut self,
+                plugin: Box<dyn Plugin<M>>,
+                options: AttachOptions,
+            ) -> Result<PluginId, AttachError> {
+                self.host().attach_with(plugin, options)
+            }
+            fn send(&mut self, value: M) -> Result<(), SendError<M>> {
+                self.host().send_blocking(value)
+            }
+            fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
+                self.host().try_send(value)
+            }
+            fn run_pending(&mut self) {}
+            fn detach(&mut self, id: PluginId) -> bool {
+                self.host().detach(id)
+            }
+            fn stats(&self, id: PluginId) -> Option<Stats> {
+                self.host().stats(id)
+            }
+            fn shutdown(mut self) -> Vec<Report> {
+                let host = self.host.take().expect("shut down once");
+                host.shutdown_blocking()
+            }
+        }
+    };
+}
+
+/// `plugbus-host-smol` on an executor it owns, with two threads.
+#[derive(Debug)]
+pub struct Smol;
+
+/// A smol host under test.
+#[derive(Debug)]
+pub struct SmolHost<M: Send + Sync + 'static> {
+    host: Option<plugbus_host_smol::Host<'static, M>>,
+}
+
+impl<M: Send + Sync + 'static> SmolHost<M> {
+    fn host(&self) -> &plugbus_host_smol::Host<'static, M> {
+        self.host.as_ref().expect("not shut down")
+    }
+}
+
+impl Family for Smol {
+    const NAME: &'static str = "host-smol (2 executor threads)";
+    const CONCURRENT: bool = true;
+    type Host<M: Send + Sync + 'static> = SmolHost<M>;
+    fn host<M: Send + Sync + 'static>(capacity: usize) -> SmolHost<M> {
+        let host = plugbus_host_smol::Builder::new()
+            .capacity(capacity)
+            .threads(2)
+            .build()
+            .expect("start a smol executor");
+        SmolHost { host: Some(host) }
+    }
+}
+
+blocking_adapter!(SmolHost);
+
+/// `plugbus-host-tokio` on a multi-thread runtime with two workers.
+#[derive(Debug)]
+pub struct TokioMulti;
+
+/// `plugbus-host-tokio` on a current-thread runtime, driven by one thread
+/// of its own (the test thread sends from outside it).
+#[derive(Debug)]
+pub struct TokioCurrent;
+
+/// A tokio host under test, with the runtime it runs on.
+#[derive(Debug)]
+pub struct TokioHost<M: Send + Sync + 'static> {
+    host: Option<plugbus_host_tokio::Host<M>>,
+    /// Stops the thread that drives a current-thread runtime.
+    driver: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
+}
+
+impl<M: Send + Sync + 'static> TokioHost<M> {
+    fn host(&self) -> &plugbus_host_tokio::Host<M> {
+        self.host.as_ref().expect("not shut down")
+    }
+
+    fn on(runtime: tokio::runtime::Runtime, capacity: usize, drive: bool) -> Self {
+        let runtime = std::sync::Arc::new(runtime);
+        let driver = drive.then(|| {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let rt = runtime.clone();
+            let thread = std::thread::Builder::new()
+                .name("current-thread runtime".into())
+                .spawn(move || {
+                    let _ = rt.block_on(stopped);
+                })
+                .expect("spawn the runtime's driver");
+            (stop, thread)
+        });
+        let host = plugbus_host_tokio::Builder::new()
+            .capacity(capacity)
+            .build_on(runtime.handle().clone());
+        TokioHost {
+            host: Some(host),
+            driver,
+            runtime,
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static> Drop for TokioHost<M> {
+    fn drop(&mut self) {
+        if let Some(host) = self.host.take() {
+            drop(host.shutdown_blocking());
+        }
+        if let Some((stop, thread)) = self.driver.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+        let _ = &self.runtime;
+    }
+}
+
+impl Family for TokioMulti {
+    const NAME: &'static str = "host-tokio (multi-thread, 2 workers)";
+    const CONCURRENT: bool = true;
+    type Host<M: Send + Sync + 'static> = TokioHost<M>;
+    fn host<M: Send + Sync + 'static>(capacity: usize) -> TokioHost<M> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("start a tokio runtime");
+        TokioHost::on(runtime, capacity, false)
+    }
+}
+
+impl Family for TokioCurrent {
+    const NAME: &'static str = "host-tokio (current-thread)";
+    const CONCURRENT: bool = true;
+    type Host<M: Send + Sync + 'static> = TokioHost<M>;
+    fn host<M: Send + Sync + 'static>(capacity: usize) -> TokioHost<M> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("start a tokio runtime");
+        TokioHost::on(runtime, capacity, true)
+    }
+}
+
+blocking_adapter!(TokioHost);
