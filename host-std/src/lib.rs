@@ -1,3 +1,41 @@
-//! Plugbus host on std threads: one OS thread per plugin, and the dynamic-library loader.
+//! Plugbus host on std threads: one OS thread per plugin, and the
+//! dynamic-library loader.
+//!
+//! ```
+//! use plugbus_host_std::{Flow, Host, Message, Plugin};
+//!
+//! struct Shout;
+//!
+//! impl Plugin<String> for Shout {
+//!     fn handle_message(&mut self, text: &Message<String>) -> Flow {
+//!         println!("{}", text.to_uppercase());
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let mut host = Host::new();
+//! host.attach(Shout)?;
+//! host.send("hello".to_string())?;
+//! let reports = host.shutdown(); // drains, then joins the plugin's thread
+//! assert_eq!(reports[0].stats.handled, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//! - `loader` (default): load plugins from dynamic libraries.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod host;
+mod lane;
+mod sender;
+mod wake;
+
+pub use host::{Builder, Host};
+pub use sender::Sender;
+
+pub use plugbus_core::{
+    AttachError, AttachOptions, DEFAULT_CAPACITY, Exit, Flow, Message, Overflow, Plugin, PluginId,
+    PluginInfo, Report, SendError, Stats, Status, TrySendError,
+};

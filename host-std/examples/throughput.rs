@@ -1,0 +1,268 @@
+//! A quick local throughput check of the std host against crossbeam fan-out,
+//! in the same run (issue 5, workload W1, by hand; the full benchmark lives
+//! in `tests/`).
+//!
+//! Each of P plugins adds the `u64` payload of every message into a local
+//! sum; the figure is deliveries (messages × plugins) per second, the median
+//! of three runs, with the sums checked so a lost message fails the run.
+//! The baseline is one `crossbeam_channel::bounded(1024)` per plugin thread,
+//! fed an `Arc<u64>` clone per plugin.
+//!
+//! ```text
+//! cargo run --release -p plugbus-host-std --example throughput            # P = 16, 64
+//! cargo run --release -p plugbus-host-std --example throughput -- 4 16    # other P
+//! cargo run --release -p plugbus-host-std --example throughput -- --tuning 16
+//! ```
+//! `--no-baseline` skips crossbeam (for profiling the host alone).
+//! `--tuning` adds host variants (batch size, idle spinning, yielding after
+//! a batch, batched sends) to compare within one run; `--variant=spins=0,yields=8`
+//! adds one of your own (keys: spins, yields, batch, yab, ring, send).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use plugbus_host_std::{Builder, Flow, Host, Message, Plugin};
+
+/// Deliveries per run: about a second for the slower implementations.
+const DELIVERIES: u64 = 24_000_000;
+const RUNS: usize = 3;
+
+struct Sum {
+    sum: u64,
+    total: Arc<AtomicU64>,
+}
+
+impl Plugin<u64> for Sum {
+    fn handle_message(&mut self, n: &Message<u64>) -> Flow {
+        self.sum = self.sum.wrapping_add(**n);
+        Flow::Continue
+    }
+
+    fn name(&self) -> &str {
+        "sum"
+    }
+
+    fn on_detach(&mut self, _: plugbus_host_std::Exit) {
+        self.total.fetch_add(self.sum, Ordering::Relaxed);
+    }
+}
+
+/// Sum of 0..n, what every plugin must have seen.
+fn expected(n: u64) -> u64 {
+    n * (n - 1) / 2
+}
+
+fn crossbeam(plugins: usize, n: u64) -> Duration {
+    let mut senders = Vec::new();
+    let mut threads = Vec::new();
+    for _ in 0..plugins {
+        let (tx, rx) = crossbeam_channel::bounded::<Arc<u64>>(1024);
+        senders.push(tx);
+        threads.push(thread::spawn(move || {
+            let mut sum = 0u64;
+            let mut count = 0u64;
+            for m in rx {
+                sum = sum.wrapping_add(*m);
+                count += 1;
+            }
+            (sum, count)
+        }));
+    }
+    let start = Instant::now();
+    for i in 0..n {
+        let m = Arc::new(i);
+        for tx in &senders {
+            tx.send(m.clone()).expect("receiver alive");
+        }
+    }
+    drop(senders);
+    for t in threads {
+        let (sum, count) = t.join().expect("crossbeam plugin thread");
+        assert_eq!((sum, count), (expected(n), n), "crossbeam lost a message");
+    }
+    start.elapsed()
+}
+
+#[derive(Clone, Copy)]
+enum Send {
+    One,
+    Batch(usize),
+}
+
+fn host(plugins: usize, n: u64, builder: &Builder<u64>, send: Send) -> Duration {
+    let mut host: Host<u64> = builder.clone().build();
+    let total = Arc::new(AtomicU64::new(0));
+    for _ in 0..plugins {
+        host.attach(Sum {
+            sum: 0,
+            total: total.clone(),
+        })
+        .expect("attach");
+    }
+    let sched0 = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let start = Instant::now();
+    match send {
+        Send::One => {
+            for i in 0..n {
+                host.send(i).expect("send");
+            }
+        }
+        Send::Batch(size) => {
+            let mut i = 0;
+            while i < n {
+                let end = (i + size as u64).min(n);
+                host.send_batch(i..end).expect("send_batch");
+                i = end;
+            }
+        }
+    }
+    let sched1 = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let reports = host.shutdown();
+    let elapsed = start.elapsed();
+    if std::env::var_os("SCHED").is_some() {
+        let f = |s: &str| -> Vec<u64> {
+            s.split_whitespace()
+                .map(|x| x.parse().unwrap_or(0))
+                .collect()
+        };
+        let (a, b) = (f(&sched0), f(&sched1));
+        eprintln!(
+            "sender: run {} ms, runnable-waiting {} ms, slices {}, wall {} ms, lag_max {:?}",
+            (b[0] - a[0]) / 1_000_000,
+            (b[1] - a[1]) / 1_000_000,
+            b[2] - a[2],
+            elapsed.as_millis(),
+            reports.iter().map(|r| r.stats.lag_max).max()
+        );
+    }
+    assert_eq!(reports.len(), plugins);
+    for r in &reports {
+        assert_eq!(r.stats.handled, n, "plugbus lost a message");
+    }
+    assert_eq!(
+        total.load(Ordering::Relaxed),
+        expected(n).wrapping_mul(plugins as u64)
+    );
+    elapsed
+}
+
+/// Median round trip of one cache line between two threads, in ns.
+fn xcore_ns() -> u64 {
+    let line = Arc::new(AtomicU64::new(0));
+    let other = line.clone();
+    const ROUNDS: u64 = 20_000;
+    let echo = thread::spawn(move || {
+        for i in 0..ROUNDS * 5 {
+            while other.load(Ordering::Acquire) != 2 * i + 1 {
+                std::hint::spin_loop();
+            }
+            other.store(2 * i + 2, Ordering::Release);
+        }
+    });
+    let mut samples = Vec::new();
+    for batch in 0..5 {
+        let start = Instant::now();
+        for i in batch * ROUNDS..(batch + 1) * ROUNDS {
+            line.store(2 * i + 1, Ordering::Release);
+            while line.load(Ordering::Acquire) != 2 * i + 2 {
+                std::hint::spin_loop();
+            }
+        }
+        samples.push(start.elapsed().as_nanos() as u64 / ROUNDS);
+    }
+    echo.join().expect("echo thread");
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+fn median_rate(plugins: usize, n: u64, mut run: impl FnMut() -> Duration) -> f64 {
+    let mut rates: Vec<f64> = (0..RUNS)
+        .map(|_| (n * plugins as u64) as f64 / run().as_secs_f64() / 1e6)
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[RUNS / 2]
+}
+
+/// A host variant from `key=value,...`: `spins`, `yields`, `batch`,
+/// `yab` (yield after batch, 0 or 1), `ring`, `send` (batch size, 1 = `send`).
+fn variant(spec: &str) -> (String, Builder<u64>, Send) {
+    let mut builder = Host::<u64>::builder();
+    let (mut spins, mut yields) = (None, None);
+    let mut send = Send::One;
+    for pair in spec.split(',') {
+        let (key, value) = pair.split_once('=').expect("key=value");
+        let value: usize = value.parse().expect("a number");
+        match key {
+            "spins" => spins = Some(value as u32),
+            "yields" => yields = Some(value as u32),
+            "batch" => builder = builder.batch(value),
+            "yab" => builder = builder.yield_after_batch(value != 0),
+            "ring" => builder = builder.capacity(value),
+            "send" if value > 1 => send = Send::Batch(value),
+            "send" => send = Send::One,
+            _ => panic!("unknown key {key}"),
+        }
+    }
+    if spins.is_some() || yields.is_some() {
+        builder = builder.idle_checks(spins.unwrap_or(64), yields.unwrap_or(4));
+    }
+    (spec.to_string(), builder, send)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let tuning = args.iter().any(|a| a == "--tuning");
+    let baseline = !args.iter().any(|a| a == "--no-baseline");
+    let mut counts: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    if counts.is_empty() {
+        counts = vec![16, 64];
+    }
+    println!("xcore_ns={} (cache-line round trip, median)", xcore_ns());
+    let mut variants: Vec<(String, Builder<u64>, Send)> =
+        vec![("plugbus-std".into(), Host::<u64>::builder(), Send::One)];
+    if tuning {
+        let b = Host::<u64>::builder;
+        variants.extend([
+            (
+                "no-yield-after-batch".into(),
+                b().yield_after_batch(false),
+                Send::One,
+            ),
+            ("batch-256".into(), b().batch(256), Send::One),
+            ("spins-0/yields-0".into(), b().idle_checks(0, 0), Send::One),
+            (
+                "spins-1000/yields-4".into(),
+                b().idle_checks(1000, 4),
+                Send::One,
+            ),
+            (
+                "spins-64/yields-64".into(),
+                b().idle_checks(64, 64),
+                Send::One,
+            ),
+            ("ring-4096".into(), b().capacity(4096), Send::One),
+            ("send_batch-64".into(), b(), Send::Batch(64)),
+        ]);
+    }
+    for spec in args.iter().filter_map(|a| a.strip_prefix("--variant=")) {
+        variants.push(variant(spec));
+    }
+    for &plugins in &counts {
+        let n = DELIVERIES / plugins as u64;
+        let base = if baseline {
+            median_rate(plugins, n, || crossbeam(plugins, n))
+        } else {
+            f64::NAN
+        };
+        println!("plugins={plugins:<3} crossbeam-bounded-1024     {base:8.1} M deliveries/s");
+        for (name, builder, send) in &variants {
+            let rate = median_rate(plugins, n, || host(plugins, n, builder, *send));
+            println!(
+                "plugins={plugins:<3} {name:<26} {rate:8.1} M deliveries/s  ratio_to_crossbeam={:.1}",
+                rate / base
+            );
+        }
+    }
+}
