@@ -34,7 +34,9 @@ pub struct Bus<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     /// How many senders wait for room.
     waiting_senders: AtomicUsize,
     closed: AtomicBool,
-    state: spin::Mutex<State<M>>,
+    /// Written by every send; padded so that lanes reading `closed` and
+    /// `waiting_senders` on every batch do not steal the sender's lock line.
+    state: CachePadded<spin::Mutex<State<M>>>,
     senders: spin::Mutex<Senders>,
     storage: S,
     mask: usize,
@@ -113,14 +115,14 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             sleepers: CachePadded(AtomicUsize::new(0)),
             waiting_senders: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
-            state: spin::Mutex::new(State {
+            state: CachePadded(spin::Mutex::new(State {
                 ring: Vec::new(),
                 lossy: Vec::new(),
                 block_limit: capacity,
                 reject_limit: capacity,
                 live: 0,
                 next_id: 0,
-            }),
+            })),
             senders: spin::Mutex::new(Senders::default()),
             storage,
             mask: capacity - 1,
@@ -605,7 +607,7 @@ impl<M> LaneShared<M> {
 
 impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Bus<M, S> {
     fn drop(&mut self) {
-        let state = self.state.get_mut();
+        let state = self.state.0.get_mut();
         let tail = *self.tail.0.get_mut();
         let slots = self.storage.slots();
         for i in 1..=state.live {
