@@ -13,7 +13,8 @@
 //! cargo run --release -p plugbus-host-std --example throughput -- 4 16    # other P
 //! cargo run --release -p plugbus-host-std --example throughput -- --tuning 16
 //! ```
-//! `--no-baseline` skips crossbeam (for profiling the host alone).
+//! `--no-baseline` skips crossbeam, `--no-default` the default host (for
+//! profiling one variant alone).
 //! `--tuning` adds host variants (batch size, idle spinning, yielding after
 //! a batch, batched sends) to compare within one run; `--variant=spins=0,yields=8`
 //! adds one of your own (keys: spins, yields, batch, yab, ring, send).
@@ -101,7 +102,6 @@ fn host(plugins: usize, n: u64, builder: &Builder<u64>, send: Send) -> Duration 
         })
         .expect("attach");
     }
-    let sched0 = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
     let start = Instant::now();
     match send {
         Send::One => {
@@ -118,25 +118,8 @@ fn host(plugins: usize, n: u64, builder: &Builder<u64>, send: Send) -> Duration 
             }
         }
     }
-    let sched1 = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
     let reports = host.shutdown();
     let elapsed = start.elapsed();
-    if std::env::var_os("SCHED").is_some() {
-        let f = |s: &str| -> Vec<u64> {
-            s.split_whitespace()
-                .map(|x| x.parse().unwrap_or(0))
-                .collect()
-        };
-        let (a, b) = (f(&sched0), f(&sched1));
-        eprintln!(
-            "sender: run {} ms, runnable-waiting {} ms, slices {}, wall {} ms, lag_max {:?}",
-            (b[0] - a[0]) / 1_000_000,
-            (b[1] - a[1]) / 1_000_000,
-            b[2] - a[2],
-            elapsed.as_millis(),
-            reports.iter().map(|r| r.stats.lag_max).max()
-        );
-    }
     assert_eq!(reports.len(), plugins);
     for r in &reports {
         assert_eq!(r.stats.handled, n, "plugbus lost a message");
@@ -177,12 +160,43 @@ fn xcore_ns() -> u64 {
     samples[samples.len() / 2]
 }
 
-fn median_rate(plugins: usize, n: u64, mut run: impl FnMut() -> Duration) -> f64 {
-    let mut rates: Vec<f64> = (0..RUNS)
-        .map(|_| (n * plugins as u64) as f64 / run().as_secs_f64() / 1e6)
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[RUNS / 2]
+/// CPU time this process has used so far (all threads, also finished
+/// ones), from `/proc/self/stat` in clock ticks of 10 ms; `None` elsewhere.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses: utime is the
+    // 12th and stime the 13th of them.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// One implementation's runs: deliveries per second of wall time, and CPU
+/// time per delivery (which other load on the machine disturbs less).
+#[derive(Default)]
+struct Runs {
+    rates: Vec<f64>,
+    cpu_ns: Vec<f64>,
+}
+
+impl Runs {
+    fn record(&mut self, deliveries: u64, run: impl FnOnce() -> Duration) {
+        let cpu = process_cpu();
+        let wall = run();
+        self.rates
+            .push(deliveries as f64 / wall.as_secs_f64() / 1e6);
+        if let (Some(before), Some(after)) = (cpu, process_cpu()) {
+            self.cpu_ns
+                .push((after - before).as_nanos() as f64 / deliveries as f64);
+        }
+    }
+
+    fn median(values: &[f64]) -> f64 {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+    }
 }
 
 /// A host variant from `key=value,...`: `spins`, `yields`, `batch`,
@@ -220,8 +234,10 @@ fn main() {
         counts = vec![16, 64];
     }
     println!("xcore_ns={} (cache-line round trip, median)", xcore_ns());
-    let mut variants: Vec<(String, Builder<u64>, Send)> =
-        vec![("plugbus-std".into(), Host::<u64>::builder(), Send::One)];
+    let mut variants: Vec<(String, Builder<u64>, Send)> = Vec::new();
+    if !args.iter().any(|a| a == "--no-default") {
+        variants.push(("plugbus-std".into(), Host::<u64>::builder(), Send::One));
+    }
     if tuning {
         let b = Host::<u64>::builder;
         variants.extend([
@@ -251,18 +267,34 @@ fn main() {
     }
     for &plugins in &counts {
         let n = DELIVERIES / plugins as u64;
-        let base = if baseline {
-            median_rate(plugins, n, || crossbeam(plugins, n))
-        } else {
-            f64::NAN
-        };
-        println!("plugins={plugins:<3} crossbeam-bounded-1024     {base:8.1} M deliveries/s");
-        for (name, builder, send) in &variants {
-            let rate = median_rate(plugins, n, || host(plugins, n, builder, *send));
+        let deliveries = n * plugins as u64;
+        let mut base = Runs::default();
+        let mut hosts: Vec<Runs> = variants.iter().map(|_| Runs::default()).collect();
+        // Rounds interleave the implementations, so drift in the machine
+        // (see DESIGN.md: the cross-core latency switches every few
+        // minutes) touches all of them alike.
+        for _ in 0..RUNS {
+            if baseline {
+                base.record(deliveries, || crossbeam(plugins, n));
+            }
+            for ((_, builder, send), runs) in variants.iter().zip(&mut hosts) {
+                runs.record(deliveries, || host(plugins, n, builder, *send));
+            }
+        }
+        let base_rate = Runs::median(&base.rates);
+        let line = |name: &str, runs: &Runs| {
+            let rate = Runs::median(&runs.rates);
             println!(
-                "plugins={plugins:<3} {name:<26} {rate:8.1} M deliveries/s  ratio_to_crossbeam={:.1}",
-                rate / base
+                "plugins={plugins:<3} {name:<26} {rate:7.1} M deliveries/s  ratio_to_crossbeam={:5.2}  cpu_ns_per_delivery={:6.2}",
+                rate / base_rate,
+                Runs::median(&runs.cpu_ns),
             );
+        };
+        if baseline {
+            line("crossbeam-bounded-1024", &base);
+        }
+        for ((name, _, _), runs) in variants.iter().zip(&hosts) {
+            line(name, runs);
         }
     }
 }

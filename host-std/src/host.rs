@@ -103,6 +103,11 @@ impl<M: Send + Sync + 'static> Builder<M> {
 
     /// How many messages the ring holds (rounded up to a power of two): how
     /// far a blocking plugin may fall behind before senders wait.
+    ///
+    /// With more plugins than cores, a larger ring means larger batches and
+    /// fewer context switches per message, so more throughput; but a slot
+    /// keeps its message (and what the message owns) alive until the ring
+    /// comes round to it again, so a ring of N may hold N sent messages.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
@@ -117,8 +122,9 @@ impl<M: Send + Sync + 'static> Builder<M> {
     }
 
     /// The most messages a plugin thread handles before it publishes its
-    /// progress (at least 1). Smaller batches free room for a waiting
-    /// sender sooner; larger ones cost less per message.
+    /// progress (at least 1; by default everything available, at most the
+    /// ring's capacity). Smaller batches free room for a waiting sender
+    /// sooner; larger ones cost less per message.
     pub fn batch(mut self, messages: usize) -> Self {
         self.tuning.batch = messages.max(1);
         self

@@ -29,7 +29,7 @@ pub(crate) struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            batch: 1024,
+            batch: usize::MAX,
             spins: 64,
             yields: 4,
             yield_after_batch: true,
