@@ -58,5 +58,12 @@ thread_local! {
 
 /// The calling thread's waker for waiting as a sender.
 pub(crate) fn current_sender_wake() -> Arc<dyn Wake> {
-    SENDER_WAKE.with(|wake| wake.clone() as Arc<dyn Wake>)
+    SENDER_WAKE
+        .try_with(|wake| wake.clone() as Arc<dyn Wake>)
+        // Sending from a thread-local destructor, after ours is gone.
+        .unwrap_or_else(|_| {
+            let wake = Unpark::new();
+            wake.register_current();
+            Arc::new(wake)
+        })
 }
