@@ -13,6 +13,8 @@
 //! cargo run --release -p plugbus-host-std --example throughput -- 4 16    # other P
 //! cargo run --release -p plugbus-host-std --example throughput -- --tuning 16
 //! ```
+//! `--latency` measures round trips instead (issue 5, W2: send one message,
+//! wait until every plugin handled it; p50 and p99 of 20,000).
 //! `--no-baseline` skips crossbeam, `--no-default` the default host (for
 //! profiling one variant alone).
 //! `--tuning` adds host variants (batch size, idle spinning, yielding after
@@ -225,6 +227,85 @@ fn variant(spec: &str) -> (String, Builder<u64>, Send) {
     (spec.to_string(), builder, send)
 }
 
+/// Counts handled messages into a shared counter, for latency rounds.
+struct Tally(Arc<AtomicU64>);
+
+impl Plugin<u64> for Tally {
+    fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+        self.0.fetch_add(1, Ordering::Release);
+        Flow::Continue
+    }
+}
+
+/// Round trips: send one message, wait until all `plugins` handled it.
+const ROUND_TRIPS: u64 = 20_000;
+
+/// Waits until `counter` reaches `target`, then returns the time since `start`.
+fn wait_for(counter: &AtomicU64, target: u64, start: Instant) -> Duration {
+    while counter.load(Ordering::Acquire) < target {
+        std::hint::spin_loop();
+    }
+    start.elapsed()
+}
+
+fn crossbeam_latency(plugins: usize) -> Vec<Duration> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut senders = Vec::new();
+    let mut threads = Vec::new();
+    for _ in 0..plugins {
+        let (tx, rx) = crossbeam_channel::bounded::<Arc<u64>>(1024);
+        senders.push(tx);
+        let counter = counter.clone();
+        threads.push(thread::spawn(move || {
+            for _ in rx {
+                counter.fetch_add(1, Ordering::Release);
+            }
+        }));
+    }
+    let samples = (1..=ROUND_TRIPS)
+        .map(|i| {
+            let start = Instant::now();
+            let m = Arc::new(i);
+            for tx in &senders {
+                tx.send(m.clone()).expect("receiver alive");
+            }
+            wait_for(&counter, i * plugins as u64, start)
+        })
+        .collect();
+    drop(senders);
+    for t in threads {
+        t.join().expect("crossbeam plugin thread");
+    }
+    samples
+}
+
+fn host_latency(plugins: usize, builder: &Builder<u64>) -> Vec<Duration> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut host: Host<u64> = builder.clone().build();
+    for _ in 0..plugins {
+        host.attach(Tally(counter.clone())).expect("attach");
+    }
+    let samples = (1..=ROUND_TRIPS)
+        .map(|i| {
+            let start = Instant::now();
+            host.send(i).expect("send");
+            wait_for(&counter, i * plugins as u64, start)
+        })
+        .collect();
+    assert!(
+        host.shutdown()
+            .iter()
+            .all(|r| r.stats.handled == ROUND_TRIPS)
+    );
+    samples
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let tuning = args.iter().any(|a| a == "--tuning");
@@ -264,6 +345,21 @@ fn main() {
     }
     for spec in args.iter().filter_map(|a| a.strip_prefix("--variant=")) {
         variants.push(variant(spec));
+    }
+    if args.iter().any(|a| a == "--latency") {
+        for &plugins in &counts {
+            let (p50, p99) = percentiles(crossbeam_latency(plugins));
+            println!(
+                "latency plugins={plugins:<3} crossbeam-bounded-1024     p50={p50:7.1} us  p99={p99:7.1} us"
+            );
+            for (name, builder, _) in &variants {
+                let (p50, p99) = percentiles(host_latency(plugins, builder));
+                println!(
+                    "latency plugins={plugins:<3} {name:<26} p50={p50:7.1} us  p99={p99:7.1} us"
+                );
+            }
+        }
+        return;
     }
     for &plugins in &counts {
         let n = DELIVERIES / plugins as u64;
