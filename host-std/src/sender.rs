@@ -75,6 +75,10 @@ impl<M: Send + Sync + 'static> Sender<M> {
     /// [`Overflow::Block`](plugbus_core::Overflow::Block) is full, the
     /// calling thread waits until it has room.
     ///
+    /// A plugin that sends into its own host should use
+    /// [`try_send`](Sender::try_send): waiting for room on its own thread
+    /// would wait for itself when it is the one that is full.
+    ///
     /// # Errors
     /// [`SendError::Closed`] once the host is shut down;
     /// [`SendError::Rejected`] if a plugin with
