@@ -1,12 +1,50 @@
-//! Plugbus host on std threads: one OS thread per plugin, and the dynamic-library loader.
+//! Plugbus host on std threads: one OS thread per plugin, and the
+//! dynamic-library loader.
+//!
+//! ```
+//! use plugbus_host_std::{Flow, Host, Message, Plugin};
+//!
+//! struct Shout;
+//!
+//! impl Plugin<String> for Shout {
+//!     fn handle_message(&mut self, text: &Message<String>) -> Flow {
+//!         println!("{}", text.to_uppercase());
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let mut host = Host::new();
+//! host.attach(Shout)?;
+//! host.send("hello".to_string())?;
+//! let reports = host.shutdown(); // drains, then joins the plugin's thread
+//! assert_eq!(reports[0].stats.handled, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//! - `loader` (default): load plugins from dynamic libraries.
 
-// Unsafe code is allowed only in the loader (`deny` rather than `forbid`, so
-// that module can opt in).
 #![deny(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod host;
+mod lane;
+mod sender;
+mod wake;
+
+// Unsafe code is allowed only in the loader (`deny` rather than `forbid` at
+// the root, so that module can opt in; the others `forbid` it).
 #[cfg(feature = "loader")]
 #[allow(unsafe_code)]
 pub mod loader;
 
+pub use host::{Builder, Host};
+pub use sender::Sender;
+
 #[cfg(feature = "loader")]
 pub use loader::{DynamicPlugin, LoadError, LoadOptions, load, load_with};
+
+pub use plugbus_core::{
+    AttachError, AttachOptions, DEFAULT_CAPACITY, Exit, Flow, Message, Overflow, Plugin, PluginId,
+    PluginInfo, Report, SendError, Stats, Status, TrySendError,
+};

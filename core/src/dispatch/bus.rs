@@ -35,7 +35,9 @@ pub struct Bus<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     /// How many senders wait for room.
     waiting_senders: AtomicUsize,
     closed: AtomicBool,
-    state: Mutex<State<M>>,
+    /// Written by every send; padded so that lanes reading `closed` and
+    /// `waiting_senders` on every batch do not steal the sender's lock line.
+    state: CachePadded<Mutex<State<M>>>,
     senders: Mutex<Senders>,
     storage: S,
     mask: usize,
@@ -120,14 +122,14 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             sleepers: CachePadded(AtomicUsize::new(0)),
             waiting_senders: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
-            state: Mutex::new(State {
+            state: CachePadded(Mutex::new(State {
                 ring: Vec::new(),
                 lossy: Vec::new(),
                 block_limit: capacity,
                 reject_limit: capacity,
                 live: 0,
                 next_id: 0,
-            }),
+            })),
             senders: Mutex::new(Senders::default()),
             storage,
             mask: capacity - 1,
@@ -638,7 +640,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Bus<M, S> {
     fn drop(&mut self) {
         // ORDERING: `&mut self`: no other thread touches the bus any more.
         let tail = self.tail.load(Ordering::Relaxed);
-        let state = self.state.get_mut();
+        let state = self.state.0.get_mut();
         let slots = self.storage.slots();
         for i in 1..=state.live {
             let slot = &slots[tail.wrapping_sub(i) & self.mask];

@@ -133,19 +133,33 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             .plugin
             .as_mut()
             .expect("a lane that has not exited has its plugin");
+        let bus = &*self.bus;
+        let cursor = self.cursor;
+        let local = &mut self.local;
         let mut taken = 0;
-        let mut outcome = Ok(Flow::Continue);
-        while taken < n {
-            // SAFETY: `cursor + taken` lies between our cursor, which gates
-            // the sender (our published cursor is at most `self.cursor`), and
-            // `tail`, loaded with Acquire above.
-            let message = unsafe { self.bus.slot(self.cursor.wrapping_add(taken)) };
-            taken += 1;
-            outcome = deliver(&mut **plugin, message, &mut self.local);
-            if outcome != Ok(Flow::Continue) {
-                break;
+        // One guard for the whole batch rather than one per message: the
+        // loop stays tight (the per-message guard kept `deliver` out of
+        // line), and `taken` and the counters say where a panic struck.
+        let outcome = guard(|| {
+            while taken < n {
+                // SAFETY: `cursor + taken` lies between our cursor, which
+                // gates the sender (our published cursor is at most
+                // `cursor`), and `tail`, loaded with Acquire above.
+                let message = unsafe { bus.slot(cursor.wrapping_add(taken)) };
+                taken += 1;
+                local.received += 1;
+                if plugin.wants(message) {
+                    let flow = plugin.handle_message(message);
+                    local.handled += 1;
+                    if flow != Flow::Continue {
+                        return flow;
+                    }
+                } else {
+                    local.filtered += 1;
+                }
             }
-        }
+            Flow::Continue
+        });
         self.cursor = self.cursor.wrapping_add(taken);
         // ORDERING: Release: the sender that sees the cursor may reuse the
         // slots below it. `wake_senders_if_waiting` fences before it reads

@@ -1,0 +1,372 @@
+//! The host: one OS thread per plugin, on the core's shared ring.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use plugbus_core::{
+    AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
+    SendError, Stats, TrySendError,
+};
+
+use crate::lane::{self, Tuning};
+use crate::sender::Sender;
+use crate::wake::Unpark;
+
+/// A host that runs each plugin on an OS thread of its own.
+///
+/// Every message is written once into a shared ring; each plugin's thread
+/// takes everything published since it last looked as one batch, and
+/// sleeps (using no CPU) when there is nothing left. Senders wake only the
+/// threads that sleep.
+///
+/// Shutting down — [`shutdown`](Host::shutdown), or dropping the host —
+/// closes the input, lets every plugin drain what was sent to it, and joins
+/// every thread: no plugin thread outlives its host.
+///
+/// # Example
+/// ```
+/// use plugbus_host_std::{Exit, Flow, Host, Message, Plugin};
+///
+/// struct Sum(u64);
+///
+/// impl Plugin<u64> for Sum {
+///     fn handle_message(&mut self, n: &Message<u64>) -> Flow {
+///         self.0 += **n;
+///         Flow::Continue
+///     }
+///     fn name(&self) -> &str {
+///         "sum"
+///     }
+/// }
+///
+/// let mut host = Host::new();
+/// let a = host.attach(Sum(0))?;
+/// let b = host.attach(Sum(0))?;
+/// for n in 1..=10 {
+///     host.send(n)?;
+/// }
+/// let reports = host.shutdown();
+/// assert_eq!(reports.len(), 2);
+/// assert_eq!((reports[0].id, reports[1].id), (a, b));
+/// assert!(reports.iter().all(|r| r.stats.handled == 10 && r.exit == Exit::Shutdown));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Host<M: Send + Sync + 'static> {
+    sender: Sender<M>,
+    lanes: Vec<LaneThread>,
+    /// Reports of lanes already joined.
+    reports: Vec<Report>,
+    stack_size: Option<usize>,
+    tuning: Tuning,
+}
+
+/// A running lane thread.
+#[derive(Debug)]
+struct LaneThread {
+    handle: JoinHandle<Report>,
+}
+
+/// Configures a [`Host`] before it starts.
+///
+/// # Example
+/// ```
+/// use plugbus_host_std::Host;
+///
+/// let host: Host<String> = Host::builder()
+///     .capacity(4096)
+///     .stack_size(256 * 1024)
+///     .build();
+/// assert_eq!(host.capacity(), 4096);
+/// ```
+pub struct Builder<M> {
+    capacity: usize,
+    stack_size: Option<usize>,
+    tuning: Tuning,
+    _message: PhantomData<fn() -> M>,
+}
+
+impl<M: Send + Sync + 'static> Builder<M> {
+    /// The defaults: a ring of [`DEFAULT_CAPACITY`] messages, the standard
+    /// library's stack size for plugin threads.
+    pub fn new() -> Self {
+        Builder {
+            capacity: DEFAULT_CAPACITY,
+            stack_size: None,
+            tuning: Tuning::default(),
+            _message: PhantomData,
+        }
+    }
+
+    /// How many messages the ring holds (rounded up to a power of two): how
+    /// far a blocking plugin may fall behind before senders wait.
+    ///
+    /// With more plugins than cores, a larger ring means larger batches and
+    /// fewer context switches per message, so more throughput; but a slot
+    /// keeps its message (and what the message owns) alive until the ring
+    /// comes round to it again, so a ring of N may hold N sent messages.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// The stack size of each plugin thread, in bytes. A size the system
+    /// cannot give makes [`attach`](Host::attach) fail with
+    /// [`AttachError::Spawn`].
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// The most messages a plugin thread handles before it publishes its
+    /// progress (at least 1; by default everything available, at most the
+    /// ring's capacity). Smaller batches free room for a waiting sender
+    /// sooner; larger ones cost less per message.
+    pub fn batch(mut self, messages: usize) -> Self {
+        self.tuning.batch = messages.max(1);
+        self
+    }
+
+    /// How many times an idle plugin thread checks for work (spinning, then
+    /// yielding its time slice) before it goes to sleep. Higher values
+    /// shorten the delay of a message after a pause, at the cost of CPU
+    /// while idle; an idle thread asleep uses none.
+    pub fn idle_checks(mut self, spins: u32, yields: u32) -> Self {
+        self.tuning.spins = spins;
+        self.tuning.yields = yields;
+        self
+    }
+
+    /// Whether a plugin thread yields its time slice after each batch
+    /// (default true). On machines with fewer cores than busy threads this
+    /// lets the sender get ahead, so batches grow and cost less per message.
+    pub fn yield_after_batch(mut self, yield_after_batch: bool) -> Self {
+        self.tuning.yield_after_batch = yield_after_batch;
+        self
+    }
+
+    /// Creates the host.
+    pub fn build(self) -> Host<M> {
+        Host {
+            sender: Sender::new(Bus::with_capacity(self.capacity)),
+            lanes: Vec::new(),
+            reports: Vec::new(),
+            stack_size: self.stack_size,
+            tuning: self.tuning,
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static> Default for Builder<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Send + Sync + 'static> Host<M> {
+    /// A host with a ring of [`DEFAULT_CAPACITY`] messages.
+    pub fn new() -> Self {
+        Builder::new().build()
+    }
+
+    /// A host whose ring holds at least `capacity` messages (rounded up to a
+    /// power of two).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Builder::new().capacity(capacity).build()
+    }
+
+    /// Configures a host: ring capacity, thread stack size, lane tuning.
+    pub fn builder() -> Builder<M> {
+        Builder::new()
+    }
+
+    /// How many messages the ring holds.
+    pub fn capacity(&self) -> usize {
+        self.sender.bus().capacity()
+    }
+
+    /// Attaches a plugin with the default options.
+    ///
+    /// # Errors
+    /// See [`attach_with`](Host::attach_with).
+    pub fn attach(&mut self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
+        self.attach_with(plugin, AttachOptions::new())
+    }
+
+    /// Attaches a plugin on a new thread named after it; it sees exactly the
+    /// messages sent after this returns.
+    ///
+    /// # Errors
+    /// [`AttachError::Capacity`] for a capacity the ring cannot give;
+    /// [`AttachError::Spawn`] with the system's reason if the thread cannot
+    /// be started (the plugin is dropped, and no message waits for it).
+    pub fn attach_with(
+        &mut self,
+        plugin: impl Plugin<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        self.reap();
+        let wake = Arc::new(Unpark::new());
+        let lane = self
+            .sender
+            .bus()
+            .attach(Box::new(plugin), options, wake.clone())?;
+        let id = lane.id();
+        let name = lane.name().to_owned();
+        // A thread name cannot hold NUL; the lane keeps the name as given.
+        let mut builder = thread::Builder::new().name(name.replace('\0', "\u{fffd}"));
+        if let Some(bytes) = self.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let tuning = self.tuning;
+        // On failure the closure is dropped with the lane, which leaves the
+        // bus, so no sender waits for a plugin that never runs.
+        let handle = builder
+            .spawn(move || lane::run(lane, &wake, tuning))
+            .map_err(|error| AttachError::Spawn {
+                plugin: name,
+                reason: error.to_string(),
+            })?;
+        self.lanes.push(LaneThread { handle });
+        Ok(id)
+    }
+
+    /// Sends a message to every plugin, waiting while a plugin with
+    /// [`Overflow::Block`](plugbus_core::Overflow::Block) is full.
+    ///
+    /// # Errors
+    /// See [`Sender::send`].
+    pub fn send(&self, value: M) -> Result<(), SendError<M>> {
+        self.sender.send(value)
+    }
+
+    /// Sends a message if every blocking plugin has room, without waiting.
+    ///
+    /// # Errors
+    /// See [`Sender::try_send`].
+    pub fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
+        self.sender.try_send(value)
+    }
+
+    /// Sends many messages in order, as few publications as fit the ring.
+    ///
+    /// # Errors
+    /// See [`Sender::send_batch`].
+    pub fn send_batch(&self, values: impl IntoIterator<Item = M>) -> Result<(), SendError<Vec<M>>> {
+        self.sender.send_batch(values)
+    }
+
+    /// A handle for sending from other threads.
+    pub fn sender(&self) -> Sender<M> {
+        self.sender.clone()
+    }
+
+    /// Asks a plugin to leave before its next message; its thread ends and
+    /// its report comes with [`shutdown`](Host::shutdown). Returns false if
+    /// it is not attached.
+    pub fn detach(&self, id: PluginId) -> bool {
+        self.sender.bus().detach(id)
+    }
+
+    /// A snapshot of an attached plugin's counters.
+    pub fn stats(&self, id: PluginId) -> Option<Stats> {
+        self.sender.bus().stats(id)
+    }
+
+    /// Every attached plugin with its counters, by id.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.sender.bus().plugins()
+    }
+
+    /// Closes the host, lets every plugin drain what was sent to it, joins
+    /// every thread, and returns one report per plugin ever attached, by id
+    /// (also those that left earlier).
+    ///
+    /// A plugin that never returns from a handler keeps this waiting.
+    pub fn shutdown(mut self) -> Vec<Report> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Vec<Report> {
+        self.sender.bus().close();
+        let current = thread::current().id();
+        for lane in self.lanes.drain(..) {
+            // A plugin that owns its host and drops it on its own thread
+            // cannot join itself; it is finishing already.
+            if lane.handle.thread().id() == current {
+                continue;
+            }
+            if let Ok(report) = lane.handle.join() {
+                self.reports.push(report);
+            }
+        }
+        let mut reports = std::mem::take(&mut self.reports);
+        reports.sort_by_key(|r| r.id);
+        reports
+    }
+
+    /// Joins the threads of plugins that have already left, keeping their
+    /// reports, so a host that attaches and detaches often holds no dead
+    /// threads.
+    fn reap(&mut self) {
+        let mut i = 0;
+        while i < self.lanes.len() {
+            if self.lanes[i].handle.is_finished() {
+                let lane = self.lanes.swap_remove(i);
+                if let Ok(report) = lane.handle.join() {
+                    self.reports.push(report);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static> Default for Host<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// Derives would require `M: Clone` and `M: Debug`.
+impl<M> Clone for Builder<M> {
+    fn clone(&self) -> Self {
+        Builder {
+            capacity: self.capacity,
+            stack_size: self.stack_size,
+            tuning: self.tuning,
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for Builder<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("capacity", &self.capacity)
+            .field("stack_size", &self.stack_size)
+            .field("tuning", &self.tuning)
+            .finish()
+    }
+}
+
+impl<M: Send + Sync + 'static> Drop for Host<M> {
+    /// Dropping the host shuts it down like [`shutdown`](Host::shutdown):
+    /// every plugin drains, every thread is joined; the reports are dropped.
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+impl<M: Send + Sync + 'static> fmt::Debug for Host<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Host")
+            .field("bus", self.sender.bus())
+            .field("threads", &self.lanes.len())
+            .finish_non_exhaustive()
+    }
+}
