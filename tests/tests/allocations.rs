@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use plugbus_core::{Flow, Message, Plugin, PluginId};
-use plugbus_tests::conformance::{Family, Local, TestHost};
+use plugbus_tests::conformance::{
+    Family, Local, Smol, TestHost, Threads, TokioCurrent, TokioMulti,
+};
 
 struct Counting;
 
@@ -75,7 +77,7 @@ fn wait_all<F: Family>(host: &mut F::Host<u64>, ids: &[PluginId], handled: u64) 
 /// plugins, after a warm-up that lets every lane reach its steady state.
 ///
 /// The count is global, so tests in this binary take turns.
-fn allocations_per_message<F: Family>() {
+fn allocations_per_message<F: Family>(executor_slack: u64) {
     let _turn = TURN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -94,15 +96,44 @@ fn allocations_per_message<F: Family>() {
     COUNTING.store(false, Ordering::Relaxed);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed);
     host.shutdown();
-    assert_eq!(
-        allocations,
-        MESSAGES,
-        "{}: {allocations} allocations for {MESSAGES} messages to {PLUGINS} plugins",
+    println!(
+        "{}: {allocations} allocations for {MESSAGES} messages",
+        F::NAME
+    );
+    let most = MESSAGES + executor_slack;
+    assert!(
+        (MESSAGES..=most).contains(&allocations),
+        "{}: {allocations} allocations for {MESSAGES} messages to {PLUGINS} plugins, \
+         expected {MESSAGES}..={most}",
         F::NAME
     );
 }
 
 #[test]
 fn local_host() {
-    allocations_per_message::<Local>();
+    allocations_per_message::<Local>(0);
+}
+
+#[test]
+fn std_threads() {
+    allocations_per_message::<Threads>(0);
+}
+
+#[test]
+fn tokio_multi_thread() {
+    allocations_per_message::<TokioMulti>(0);
+}
+
+#[test]
+fn tokio_current_thread() {
+    allocations_per_message::<TokioCurrent>(0);
+}
+
+/// async-executor allocates a block of its own bookkeeping on the thread
+/// that wakes a task, about once per 31 wake-ups: not per message, not per
+/// delivery (16 plugins would make that 80,000). Here it measured 15 to 83 for
+/// 5,000 messages; the bound allows 5%. The other hosts are exact.
+#[test]
+fn smol() {
+    allocations_per_message::<Smol>(MESSAGES / 20);
 }

@@ -201,3 +201,42 @@ impl Family for TokioCurrent {
 }
 
 blocking_adapter!(TokioHost);
+
+/// `plugbus-host-std`: one OS thread per plugin.
+#[derive(Debug)]
+pub struct Threads;
+
+impl Family for Threads {
+    const NAME: &'static str = "host-std (threads)";
+    const CONCURRENT: bool = true;
+    type Host<M: Send + Sync + 'static> = plugbus_host_std::Host<M>;
+    fn host<M: Send + Sync + 'static>(capacity: usize) -> plugbus_host_std::Host<M> {
+        plugbus_host_std::Host::with_capacity(capacity)
+    }
+}
+
+impl<M: Send + Sync + 'static> TestHost<M> for plugbus_host_std::Host<M> {
+    fn attach_with(
+        &mut self,
+        plugin: Box<dyn Plugin<M>>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        plugbus_host_std::Host::attach_with(self, plugin, options)
+    }
+    fn send(&mut self, value: M) -> Result<(), SendError<M>> {
+        plugbus_host_std::Host::send(self, value)
+    }
+    fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
+        plugbus_host_std::Host::try_send(self, value)
+    }
+    fn run_pending(&mut self) {}
+    fn detach(&mut self, id: PluginId) -> bool {
+        plugbus_host_std::Host::detach(self, id)
+    }
+    fn stats(&self, id: PluginId) -> Option<Stats> {
+        plugbus_host_std::Host::stats(self, id)
+    }
+    fn shutdown(self) -> Vec<Report> {
+        plugbus_host_std::Host::shutdown(self)
+    }
+}

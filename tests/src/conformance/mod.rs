@@ -10,7 +10,7 @@ mod adapters;
 mod plugins;
 pub mod scenarios;
 
-pub use adapters::{Local, Smol, SmolHost, TokioCurrent, TokioHost, TokioMulti};
+pub use adapters::{Local, Smol, SmolHost, Threads, TokioCurrent, TokioHost, TokioMulti};
 pub use plugins::{Counter, Gate, Recorder, Seen};
 
 use plugbus_core::{
