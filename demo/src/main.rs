@@ -1,5 +1,6 @@
-//! Runs the `message_plugins` scenario with the example plugins loaded from
-//! the dynamic libraries cargo built next to this binary:
+//! Runs the `message_plugins` scenario on the thread host (one OS thread per
+//! plugin) with the example plugins loaded from the dynamic libraries cargo
+//! built next to this binary:
 //!
 //! ```text
 //! cargo run -p plugbus-demo
@@ -12,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use plugbus_commands::{Command, report};
-use plugbus_core::{LocalHost, Plugin};
-use plugbus_host_std::{DynamicPlugin, load};
+use plugbus_core::Plugin;
+use plugbus_host_std::{DynamicPlugin, Host, load};
 
 /// Where cargo put a dependency's cdylib: `target/<profile>/deps/`, beside
 /// this binary's directory.
@@ -41,7 +42,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ];
     }
 
-    let mut host = LocalHost::new();
+    let mut host = Host::new();
     for path in &paths {
         // SAFETY: the plugins are this workspace's examples (or libraries
         // the user named on the command line and vouches for).
@@ -75,7 +76,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     ];
     for command in commands {
         host.send(command.unwrap_or_else(|| Command::Time(Instant::now())))?;
-        host.run_until_idle();
+        // Let the plugins catch up, so each `Time` measures one delivery
+        // rather than a queue.
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
     for report in host.shutdown() {
         println!(

@@ -1,0 +1,67 @@
+//! A sleeping lane is woken by the send that reaches it: after each single
+//! send, every plugin handles it without any further send. A lost wake-up
+//! leaves the message unhandled until the next send, which never comes here,
+//! so the wait below runs out (a deadlock guard, not a timing assertion).
+
+use std::time::{Duration, Instant};
+
+use plugbus_core::PluginId;
+use plugbus_tests::conformance::{
+    Counter, Family, Smol, TestHost, Threads, TokioCurrent, TokioMulti,
+};
+
+fn every_send_wakes<F: Family>() {
+    let mut host = F::host::<u64>(64);
+    let mut counts = Vec::new();
+    let mut ids: Vec<PluginId> = Vec::new();
+    for _ in 0..4 {
+        let (plugin, count) = Counter::new();
+        ids.push(host.attach(plugin).unwrap());
+        counts.push(count);
+    }
+    for i in 1..=200u64 {
+        host.send(i).unwrap();
+        // Give the lanes time to fall asleep now and then, so the next send
+        // must wake them.
+        if i % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let start = Instant::now();
+        while counts
+            .iter()
+            .any(|c| c.load(std::sync::atomic::Ordering::Relaxed) < i)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{}: message {i} not handled by every plugin: a lost wake-up ({:?})",
+                F::NAME,
+                counts
+                    .iter()
+                    .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                    .collect::<Vec<_>>()
+            );
+            std::thread::yield_now();
+        }
+    }
+    host.shutdown();
+}
+
+#[test]
+fn threads() {
+    every_send_wakes::<Threads>();
+}
+
+#[test]
+fn smol() {
+    every_send_wakes::<Smol>();
+}
+
+#[test]
+fn tokio_multi_thread() {
+    every_send_wakes::<TokioMulti>();
+}
+
+#[test]
+fn tokio_current_thread() {
+    every_send_wakes::<TokioCurrent>();
+}
