@@ -4,3 +4,8 @@
 
 pub mod conformance;
 pub mod dylib;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
