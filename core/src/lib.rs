@@ -5,7 +5,8 @@
 //! mutates its state freely while plugins run side by side. This crate holds
 //! everything a plugin needs and a host with no threads, [`LocalHost`];
 //! `plugbus-host-std`, `plugbus-host-smol` and `plugbus-host-tokio` run the
-//! same plugins on threads or tasks.
+//! same plugins on threads or tasks; [`task`] holds the futures the async
+//! hosts share.
 //!
 //! ```
 //! use plugbus_core::{Flow, LocalHost, Message, Plugin};
@@ -57,6 +58,7 @@ mod policy;
 pub mod registry;
 pub mod ring;
 mod sync;
+pub mod task;
 
 pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step, WaiterKey};
 pub use error::{AttachError, SendError, TrySendError};
