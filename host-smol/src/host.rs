@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use async_executor::Executor;
-use plugbus_core::ring::TaskWake;
+use plugbus_core::task::LaneTask;
 use plugbus_core::{
     AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
     SendError, Stats, TrySendError,
 };
+use plugbus_host_std::LaneThread;
 
 use crate::error::StartError;
-use crate::lane::{LaneTask, Reports, spawn_thread};
 use crate::sender::Sender;
 
 /// A plugbus host on smol: one task per plugin on an executor, an async API.
@@ -85,9 +85,12 @@ pub struct Host<'ex, M: Send + Sync + 'static> {
     runner: Runner<'ex, M>,
     /// Cloned into every lane; dropped at shutdown so that the receiver ends
     /// once every lane has reported.
-    reports_tx: Option<Reports>,
+    reports_tx: Option<async_channel::Sender<Report>>,
     reports: async_channel::Receiver<Report>,
 }
+
+/// What a lane task does with its report when it ends: send it to the host.
+type Finish = Box<dyn FnOnce(Report) + Send>;
 
 /// Where the lanes run.
 enum Runner<'ex, M: Send + Sync + 'static> {
@@ -99,11 +102,11 @@ enum Runner<'ex, M: Send + Sync + 'static> {
 
 /// Spawns a lane on an executor of any lifetime.
 trait SpawnLane<M: Send + Sync + 'static>: Sync {
-    fn spawn_lane(&self, task: LaneTask<M>);
+    fn spawn_lane(&self, task: LaneTask<M, Finish>);
 }
 
 impl<M: Send + Sync + 'static> SpawnLane<M> for Executor<'_> {
-    fn spawn_lane(&self, task: LaneTask<M>) {
+    fn spawn_lane(&self, task: LaneTask<M, Finish>) {
         // Detached: the lane reports through the channel when it ends.
         self.spawn(task).detach();
     }
@@ -255,7 +258,7 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         }
     }
 
-    fn spawn(&self, task: LaneTask<M>) {
+    fn spawn(&self, task: LaneTask<M, Finish>) {
         match &self.runner {
             Runner::Borrowed(executor) => executor.spawn_lane(task),
             Runner::Owned(owned) => owned.executor.spawn_lane(task),
@@ -336,11 +339,9 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        let wake = Arc::new(TaskWake::new());
-        let lane = self.bus().attach(Box::new(plugin), options, wake.clone())?;
-        let id = lane.id();
-        let task = LaneTask::new(lane, self.bus().clone(), wake, reports.clone());
+        let finish: Finish = Box::new(self.report_to()?);
+        let task = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
+        let id = task.id();
         self.spawn(task);
         Ok(id)
     }
@@ -377,11 +378,20 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        spawn_thread(
-            |waker| self.bus().attach(Box::new(plugin), options, waker),
-            reports.clone(),
-        )
+        let finish = self.report_to()?;
+        let lane_thread = LaneThread::new().name_prefix("plugbus-");
+        let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
+        Ok(id)
+    }
+
+    /// Where a new lane sends its report when it ends.
+    ///
+    /// # Errors
+    /// [`AttachError::Closed`] once the host is shutting down.
+    fn report_to(&self) -> Result<impl FnOnce(Report) + Send + 'static, AttachError> {
+        let reports = self.reports_tx.clone().ok_or(AttachError::Closed)?;
+        // Nobody reads the report if the host is gone: nothing to do then.
+        Ok(move |report| drop(reports.try_send(report)))
     }
 
     /// Sends a message to every plugin, waiting while a plugin with

@@ -4,14 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use plugbus_core::ring::TaskWake;
+use plugbus_core::task::LaneTask;
 use plugbus_core::{
     AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
     SendError, Stats, TrySendError,
 };
+use plugbus_host_std::LaneThread;
 use tokio::runtime::Handle;
 
-use crate::lane::{LaneTask, Reports, spawn_thread};
 use crate::sender::Sender;
 
 /// A plugbus host on tokio: one task per plugin on a runtime, an async API.
@@ -90,7 +90,7 @@ pub struct Host<M: Send + Sync + 'static> {
     runtime: Handle,
     /// Cloned into every lane; dropped at shutdown so that the receiver ends
     /// once every lane has reported.
-    reports_tx: Option<Reports>,
+    reports_tx: Option<async_channel::Sender<Report>>,
     reports: async_channel::Receiver<Report>,
 }
 
@@ -226,11 +226,8 @@ impl<M: Send + Sync + 'static> Host<M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        let wake = Arc::new(TaskWake::new());
-        let lane = self.bus().attach(Box::new(plugin), options, wake.clone())?;
-        let id = lane.id();
-        let task = LaneTask::new(lane, self.bus().clone(), wake, reports.clone());
+        let task = LaneTask::attach(self.bus(), Box::new(plugin), options, self.report_to()?)?;
+        let id = task.id();
         // Detached: the lane reports through the channel when it ends. On a
         // runtime that is shutting down tokio drops the task at once, and
         // the lane reports `Exit::Removed`.
@@ -272,11 +269,20 @@ impl<M: Send + Sync + 'static> Host<M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        spawn_thread(
-            |waker| self.bus().attach(Box::new(plugin), options, waker),
-            reports.clone(),
-        )
+        let finish = self.report_to()?;
+        let lane_thread = LaneThread::new().name_prefix("plugbus-");
+        let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
+        Ok(id)
+    }
+
+    /// Where a new lane sends its report when it ends.
+    ///
+    /// # Errors
+    /// [`AttachError::Closed`] once the host is shutting down.
+    fn report_to(&self) -> Result<impl FnOnce(Report) + Send + 'static, AttachError> {
+        let reports = self.reports_tx.clone().ok_or(AttachError::Closed)?;
+        // Nobody reads the report if the host is gone: nothing to do then.
+        Ok(move |report| drop(reports.try_send(report)))
     }
 
     /// Sends a message to every plugin, waiting while a plugin with
