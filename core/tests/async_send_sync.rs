@@ -12,7 +12,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use plugbus_core::ring::TaskWake;
-use plugbus_core::task::{AsyncSender, LaneTask, Room};
+use plugbus_core::task::{AsyncSender, LaneTask, Reports, Room};
 use plugbus_core::{Bus, Lane, LocalHost, Message, Outbox, Recv, Replies, Report};
 
 /// Compiles only if `$ty` has every one of the traits.
@@ -78,6 +78,7 @@ fn the_async_pieces_can_be_spawned_on_a_multi_thread_executor() {
     assert_impl!(LaneTask<u32, Box<dyn FnOnce(Report)>>: Unpin);
     assert_impl!(Room<'static, u32>: Send, Sync, Unpin, Future<Output = ()>);
     assert_impl!(AsyncSender<u32>: Send, Sync, Unpin, Clone);
+    assert_impl!(Reports: Send, Sync, Unpin);
 }
 
 /// Compiles only if the type of `$value` lacks the trait, like
@@ -96,7 +97,7 @@ macro_rules! assert_value_not_impl {
 }
 
 #[test]
-fn the_sending_futures_are_send() {
+fn the_sending_and_collecting_futures_are_send() {
     fn send<T: Send>(_: &T) {}
     let sender = AsyncSender::new(Bus::<u32>::with_capacity(4));
     let one = sender.send(1);
@@ -106,4 +107,8 @@ fn the_sending_futures_are_send() {
     // `async fn` futures: pin them to poll them.
     assert_value_not_impl!(one, Unpin);
     assert_value_not_impl!(many, Unpin);
+    let mut reports = Reports::new();
+    let collect = reports.collect();
+    send(&collect);
+    assert_value_not_impl!(collect, Unpin);
 }

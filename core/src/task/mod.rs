@@ -1,6 +1,6 @@
 //! The runtime-agnostic half of an async host: a lane as a future, the wait
-//! for room under [`Overflow::Block`](crate::Overflow::Block), and sending
-//! with that wait.
+//! for room under [`Overflow::Block`](crate::Overflow::Block), sending with
+//! that wait, and collecting the lanes' reports at shutdown.
 //!
 //! An async host adds only how it spawns [`LaneTask`]s (on an executor or a
 //! runtime handle) and how it blocks for the `*_blocking` twins of its
@@ -51,9 +51,11 @@
 //! ```
 
 mod lane;
+mod reports;
 mod room;
 mod sender;
 
 pub use lane::LaneTask;
+pub use reports::Reports;
 pub use room::Room;
 pub use sender::AsyncSender;
