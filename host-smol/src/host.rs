@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use async_executor::Executor;
-use plugbus_core::task::LaneTask;
+use plugbus_core::task::{LaneTask, Reports};
 use plugbus_core::{
     AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
     SendError, Stats, TrySendError,
@@ -83,10 +83,7 @@ use crate::sender::Sender;
 pub struct Host<'ex, M: Send + Sync + 'static> {
     sender: Sender<M>,
     runner: Runner<'ex, M>,
-    /// Cloned into every lane; dropped at shutdown so that the receiver ends
-    /// once every lane has reported.
-    reports_tx: Option<async_channel::Sender<Report>>,
-    reports: async_channel::Receiver<Report>,
+    reports: Reports,
 }
 
 /// What a lane task does with its report when it ends: send it to the host.
@@ -107,7 +104,7 @@ trait SpawnLane<M: Send + Sync + 'static>: Sync {
 
 impl<M: Send + Sync + 'static> SpawnLane<M> for Executor<'_> {
     fn spawn_lane(&self, task: LaneTask<M, Finish>) {
-        // Detached: the lane reports through the channel when it ends.
+        // Detached: the lane leaves its report in `reports` when it ends.
         self.spawn(task).detach();
     }
 }
@@ -249,12 +246,10 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
     }
 
     fn from_parts(capacity: usize, runner: Runner<'ex, M>) -> Self {
-        let (reports_tx, reports) = async_channel::unbounded();
         Host {
             sender: Sender::new(Bus::with_capacity(capacity)),
             runner,
-            reports_tx: Some(reports_tx),
-            reports,
+            reports: Reports::new(),
         }
     }
 
@@ -339,7 +334,7 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let finish: Finish = Box::new(self.report_to()?);
+        let finish: Finish = Box::new(self.reports.sink().ok_or(AttachError::Closed)?);
         let task = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
         let id = task.id();
         self.spawn(task);
@@ -378,20 +373,10 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let finish = self.report_to()?;
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
         let lane_thread = LaneThread::new().name_prefix("plugbus-");
         let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
         Ok(id)
-    }
-
-    /// Where a new lane sends its report when it ends.
-    ///
-    /// # Errors
-    /// [`AttachError::Closed`] once the host is shutting down.
-    fn report_to(&self) -> Result<impl FnOnce(Report) + Send + 'static, AttachError> {
-        let reports = self.reports_tx.clone().ok_or(AttachError::Closed)?;
-        // Nobody reads the report if the host is gone: nothing to do then.
-        Ok(move |report| drop(reports.try_send(report)))
     }
 
     /// Sends a message to every plugin, waiting while a plugin with
@@ -506,33 +491,23 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
     ///
     /// On a borrowed executor, the executor must keep running meanwhile.
     pub async fn shutdown(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv().await {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect().await
     }
 
     /// The blocking twin of [`shutdown`](Host::shutdown), for threads
     /// outside async code. On a borrowed executor, call it only where the
     /// executor keeps running on other threads.
     pub fn shutdown_blocking(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv_blocking() {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect_blocking()
     }
 
     /// Stops accepting messages and plugins. The lanes drain and report;
-    /// the report channel ends once the last one has.
+    /// collecting the reports ends once the last one has.
     fn close(&mut self) {
         self.bus().close();
-        self.reports_tx = None;
+        self.reports.close();
     }
 }
 
@@ -542,7 +517,7 @@ impl<M: Send + Sync + 'static> Drop for Host<'_, M> {
         if let Runner::Owned(owned) = &mut self.runner {
             // Our threads run the lanes, and stop when we drop: wait until
             // every lane has drained, or messages would be lost with them.
-            while self.reports.recv_blocking().is_ok() {}
+            drop(self.reports.collect_blocking());
             owned.stop();
         }
     }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use plugbus_core::task::LaneTask;
+use plugbus_core::task::{LaneTask, Reports};
 use plugbus_core::{
     AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
     SendError, Stats, TrySendError,
@@ -88,10 +88,7 @@ use crate::sender::Sender;
 pub struct Host<M: Send + Sync + 'static> {
     sender: Sender<M>,
     runtime: Handle,
-    /// Cloned into every lane; dropped at shutdown so that the receiver ends
-    /// once every lane has reported.
-    reports_tx: Option<async_channel::Sender<Report>>,
-    reports: async_channel::Receiver<Report>,
+    reports: Reports,
 }
 
 /// Settings for a [`Host`] other than the defaults: the ring capacity.
@@ -135,12 +132,10 @@ impl Builder {
 
     /// A host on the runtime of `runtime`.
     pub fn build_on<M: Send + Sync + 'static>(self, runtime: Handle) -> Host<M> {
-        let (reports_tx, reports) = async_channel::unbounded();
         Host {
             sender: Sender::new(Bus::with_capacity(self.capacity)),
             runtime,
-            reports_tx: Some(reports_tx),
-            reports,
+            reports: Reports::new(),
         }
     }
 }
@@ -226,9 +221,10 @@ impl<M: Send + Sync + 'static> Host<M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let task = LaneTask::attach(self.bus(), Box::new(plugin), options, self.report_to()?)?;
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let task = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
         let id = task.id();
-        // Detached: the lane reports through the channel when it ends. On a
+        // Detached: the lane leaves its report in `reports` when it ends. On a
         // runtime that is shutting down tokio drops the task at once, and
         // the lane reports `Exit::Removed`.
         drop(self.runtime.spawn(task));
@@ -269,20 +265,10 @@ impl<M: Send + Sync + 'static> Host<M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let finish = self.report_to()?;
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
         let lane_thread = LaneThread::new().name_prefix("plugbus-");
         let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
         Ok(id)
-    }
-
-    /// Where a new lane sends its report when it ends.
-    ///
-    /// # Errors
-    /// [`AttachError::Closed`] once the host is shutting down.
-    fn report_to(&self) -> Result<impl FnOnce(Report) + Send + 'static, AttachError> {
-        let reports = self.reports_tx.clone().ok_or(AttachError::Closed)?;
-        // Nobody reads the report if the host is gone: nothing to do then.
-        Ok(move |report| drop(reports.try_send(report)))
     }
 
     /// Sends a message to every plugin, waiting while a plugin with
@@ -397,33 +383,23 @@ impl<M: Send + Sync + 'static> Host<M> {
     /// for every lane, and returns one report per plugin ever attached
     /// (including those that exited earlier), by id.
     pub async fn shutdown(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv().await {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect().await
     }
 
     /// The blocking twin of [`shutdown`](Host::shutdown), for threads
     /// outside the runtime (on a current-thread runtime, the lanes only run
     /// while some thread drives it, so call this only where one does).
     pub fn shutdown_blocking(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv_blocking() {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect_blocking()
     }
 
     /// Stops accepting messages and plugins. The lanes drain and report;
-    /// the report channel ends once the last one has.
+    /// collecting the reports ends once the last one has.
     fn close(&mut self) {
         self.bus().close();
-        self.reports_tx = None;
+        self.reports.close();
     }
 }
 
