@@ -29,7 +29,8 @@ use crate::sender::Sender;
 /// while the ring is full, where an outside thread competes with them for
 /// cores and parks and wakes each time. [`send_batch`](Host::send_batch)
 /// publishes once per batch, which pays off most when lanes would otherwise
-/// go to sleep between messages. The `throughput` example measures both.
+/// go to sleep between messages. The `async_throughput` example of the
+/// workspace's `plugbus-tests` measures both, on both async hosts.
 ///
 /// # Plugins that block
 /// `handle_message` is synchronous. While it runs, it holds the worker
