@@ -223,32 +223,20 @@ mod tests {
     use alloc::vec::Vec;
     use core::cell::RefCell;
     use core::pin::pin;
-    use core::task::Waker;
 
     use super::*;
-    use crate::plugin::Flow;
-    use crate::{Exit, Message};
-
-    struct Count;
-    impl Plugin<u32> for Count {
-        fn handle_message(&mut self, _: &Message<u32>) -> Flow {
-            Flow::Continue
-        }
-    }
+    use crate::Exit;
+    use crate::task::test_support::{no_waker, task};
 
     #[test]
     fn a_busy_lane_yields_after_each_batch_then_sleeps() {
         let bus = Bus::with_capacity(1024);
         let reports = RefCell::new(Vec::new());
-        let task = LaneTask::attach(&bus, Box::new(Count), AttachOptions::new(), |r| {
-            reports.borrow_mut().push(r)
-        })
-        .unwrap();
+        let mut task = pin!(task(&bus, &reports));
         for n in 0..600 {
             bus.try_send(n).unwrap();
         }
-        let mut task = pin!(task);
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = no_waker();
         // 256 + 256 + 88 messages, one batch per poll; then the idle yields,
         // then a poll that goes to sleep.
         for handled in [256, 512, 600, 600, 600, 600] {
@@ -260,20 +248,15 @@ mod tests {
         assert!(task.as_mut().poll(&mut cx).is_ready());
         let reports = reports.borrow();
         assert_eq!(reports.len(), 1);
-        assert_eq!(
-            (reports[0].exit, reports[0].stats.handled),
-            (Exit::Shutdown, 600)
-        );
+        assert_eq!(reports[0].exit, Exit::Shutdown);
+        assert_eq!(reports[0].stats.handled, 600);
     }
 
     #[test]
     fn a_dropped_task_drains_a_closed_bus_and_reports_once() {
         let bus = Bus::with_capacity(16);
         let reports = RefCell::new(Vec::new());
-        let task = LaneTask::attach(&bus, Box::new(Count), AttachOptions::new(), |r| {
-            reports.borrow_mut().push(r)
-        })
-        .unwrap();
+        let task = task(&bus, &reports);
         for n in 0..10 {
             bus.try_send(n).unwrap();
         }
@@ -281,29 +264,22 @@ mod tests {
         drop(task);
         let reports = reports.borrow();
         assert_eq!(reports.len(), 1);
-        assert_eq!(
-            (reports[0].exit, reports[0].stats.handled),
-            (Exit::Shutdown, 10)
-        );
+        assert_eq!(reports[0].exit, Exit::Shutdown);
+        assert_eq!(reports[0].stats.handled, 10);
     }
 
     #[test]
     fn a_dropped_task_on_an_open_bus_is_removed() {
         let bus = Bus::with_capacity(16);
         let reports = RefCell::new(Vec::new());
-        let task = LaneTask::attach(&bus, Box::new(Count), AttachOptions::new(), |r| {
-            reports.borrow_mut().push(r)
-        })
-        .unwrap();
+        let task = task(&bus, &reports);
         bus.try_send(1).unwrap();
         drop(task);
         // The lane left the bus: it gates no sender any more.
         assert!(bus.is_empty());
         let reports = reports.borrow();
         assert_eq!(reports.len(), 1);
-        assert_eq!(
-            (reports[0].exit, reports[0].stats.handled),
-            (Exit::Removed, 0)
-        );
+        assert_eq!(reports[0].exit, Exit::Removed);
+        assert_eq!(reports[0].stats.handled, 0);
     }
 }

@@ -59,3 +59,6 @@ pub use lane::LaneTask;
 pub use reports::Reports;
 pub use room::Room;
 pub use sender::AsyncSender;
+
+#[cfg(test)]
+mod test_support;

@@ -43,7 +43,7 @@ use crate::outbox::{Outbox, Replies, outbox};
 /// bus.try_send(7).unwrap();
 /// bus.close();
 /// // An executor would run the lanes while the host awaits the reports.
-/// let mut cx = Context::from_waker(Waker::noop());
+/// let mut cx = no_waker();
 /// for lane in &mut lanes {
 ///     while Pin::new(&mut *lane).poll(&mut cx).is_pending() {}
 /// }
@@ -135,11 +135,12 @@ impl fmt::Debug for Reports {
 mod tests {
     use alloc::string::String;
     use core::pin::pin;
-    use core::task::{Context, Poll, Waker};
+    use core::task::Poll;
 
     use super::*;
     use crate::dispatch::Stats;
     use crate::plugin::{Exit, PluginId};
+    use crate::task::test_support::no_waker;
 
     fn report(id: u32) -> Report {
         Report {
@@ -158,7 +159,7 @@ mod tests {
         let second = reports.sink().unwrap();
         let never_called = reports.sink().unwrap();
         second(report(1));
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = no_waker();
         let mut collect = pin!(reports.collect());
         assert!(collect.as_mut().poll(&mut cx).is_pending());
         first(report(0));
@@ -179,7 +180,7 @@ mod tests {
         reports.close();
         assert!(reports.is_closed());
         assert!(reports.sink().is_none());
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = no_waker();
         let Poll::Ready(all) = pin!(reports.collect()).poll(&mut cx) else {
             panic!("no sink was handed out");
         };

@@ -139,34 +139,19 @@ impl<M: Send + Sync + 'static, S: Storage<M>> fmt::Debug for Room<'_, M, S> {
 
 #[cfg(test)]
 mod tests {
-    use alloc::boxed::Box;
     use core::pin::pin;
 
     use super::*;
-    use crate::message::Message;
-    use crate::plugin::{Flow, Plugin};
     use crate::policy::AttachOptions;
-
-    struct Count;
-    impl Plugin<u32> for Count {
-        fn handle_message(&mut self, _: &Message<u32>) -> Flow {
-            Flow::Continue
-        }
-    }
+    use crate::task::test_support::{lane, no_waker};
 
     #[test]
     fn a_cancelled_wait_deregisters_and_leaves_its_waker_for_the_next() {
         let bus = Bus::with_capacity(1);
-        let lane = bus
-            .attach(
-                Box::new(Count),
-                AttachOptions::new(),
-                Arc::new(TaskWake::new()),
-            )
-            .unwrap();
+        let lane = lane(&bus, AttachOptions::new());
         bus.try_send(1).unwrap();
         let spare = spin::Mutex::new(None);
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = no_waker();
         {
             let mut room = pin!(Room::reusing(&bus, &spare));
             assert!(room.as_mut().poll(&mut cx).is_pending());

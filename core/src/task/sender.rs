@@ -161,42 +161,29 @@ impl<M: Send + Sync + 'static, S: Storage<M>> fmt::Debug for AsyncSender<M, S> {
 
 #[cfg(test)]
 mod tests {
-    use alloc::boxed::Box;
     use alloc::vec;
     use core::pin::pin;
-    use core::task::{Context, Poll, Waker};
+    use core::task::Poll;
 
     use super::*;
-    use crate::plugin::{Flow, Plugin, PluginId};
+    use crate::Step;
+    use crate::plugin::PluginId;
     use crate::policy::{AttachOptions, Overflow};
-
-    struct Count;
-    impl Plugin<u32> for Count {
-        fn handle_message(&mut self, _: &Message<u32>) -> Flow {
-            Flow::Continue
-        }
-    }
+    use crate::task::test_support::{lane, no_waker};
 
     #[test]
     fn a_batch_waits_for_room_and_keeps_its_order() {
         let sender = AsyncSender::new(Bus::with_capacity(4));
-        let mut lane = sender
-            .bus()
-            .attach(
-                Box::new(Count),
-                AttachOptions::new(),
-                Arc::new(TaskWake::new()),
-            )
-            .unwrap();
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut lane = lane(sender.bus(), AttachOptions::new());
+        let mut cx = no_waker();
         let mut send = pin!(sender.send_batch(0..10));
         // Four fit; the rest waits for the lane.
         assert!(send.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(lane.run(usize::MAX), crate::Step::Ran(4));
+        assert_eq!(lane.run(usize::MAX), Step::Ran(4));
         assert!(send.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(lane.run(usize::MAX), crate::Step::Ran(4));
+        assert_eq!(lane.run(usize::MAX), Step::Ran(4));
         assert!(matches!(send.as_mut().poll(&mut cx), Poll::Ready(Ok(10))));
-        assert_eq!(lane.run(usize::MAX), crate::Step::Ran(2));
+        assert_eq!(lane.run(usize::MAX), Step::Ran(2));
         assert_eq!(lane.stats().handled, 10);
     }
 
@@ -204,11 +191,8 @@ mod tests {
     fn a_rejected_batch_hands_back_what_was_not_sent() {
         let sender = AsyncSender::new(Bus::with_capacity(8));
         let options = AttachOptions::new().overflow(Overflow::Reject).capacity(2);
-        let lane = sender
-            .bus()
-            .attach(Box::new(Count), options, Arc::new(TaskWake::new()))
-            .unwrap();
-        let mut cx = Context::from_waker(Waker::noop());
+        let lane = lane(sender.bus(), options);
+        let mut cx = no_waker();
         // The first call publishes 0 and 1; the second finds the plugin
         // full and hands back all of its batch in progress.
         assert!(matches!(
@@ -228,15 +212,8 @@ mod tests {
     #[test]
     fn a_finished_send_leaves_its_waker_and_buffer_for_the_next() {
         let sender = AsyncSender::new(Bus::with_capacity(1));
-        let mut lane = sender
-            .bus()
-            .attach(
-                Box::new(Count),
-                AttachOptions::new(),
-                Arc::new(TaskWake::new()),
-            )
-            .unwrap();
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut lane = lane(sender.bus(), AttachOptions::new());
+        let mut cx = no_waker();
         assert!(matches!(
             pin!(sender.send(1)).poll(&mut cx),
             Poll::Ready(Ok(()))
