@@ -34,10 +34,11 @@
 //!
 //! # Features
 //! - `std`: catch a plugin's panics at its lane (the plugin is detached and
-//!   the panic reported; the host and the other plugins go on), and
-//!   `Replies::recv_blocking`. Without it the crate is `no_std` + `alloc`,
-//!   and a panic follows the target's panic handler. Also the thunks of
-//!   [`export_plugin!`], which catch a dynamic plugin's panics.
+//!   the panic reported; the host and the other plugins go on), and the
+//!   blocking waits `Replies::recv_blocking` and
+//!   `task::Reports::collect_blocking`. Without it the crate is `no_std` +
+//!   `alloc`, and a panic follows the target's panic handler. Also the
+//!   thunks of [`export_plugin!`], which catch a dynamic plugin's panics.
 //! - `derive`: `#[derive(Fingerprint)]` for message types that cross a
 //!   dynamic-library boundary (see [`ffi`]).
 
