@@ -43,7 +43,7 @@ use crate::outbox::{Outbox, Replies, outbox};
 /// bus.try_send(7).unwrap();
 /// bus.close();
 /// // An executor would run the lanes while the host awaits the reports.
-/// let mut cx = no_waker();
+/// let mut cx = Context::from_waker(Waker::noop());
 /// for lane in &mut lanes {
 ///     while Pin::new(&mut *lane).poll(&mut cx).is_pending() {}
 /// }
