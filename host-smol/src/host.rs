@@ -87,7 +87,8 @@ pub struct Host<'ex, M: Send + Sync + 'static> {
     reports: Reports,
 }
 
-/// What a lane task does with its report when it ends: send it to the host.
+/// What a lane task does with its report when it ends: leave it in the
+/// host's [`Reports`]. Boxed, so that [`SpawnLane`] can name the task type.
 type Finish = Box<dyn FnOnce(Report) + Send>;
 
 /// Where the lanes run.
