@@ -124,7 +124,18 @@ impl<M> fmt::Display for TrySendError<M> {
 }
 
 impl<M> core::error::Error for SendError<M> {}
-impl<M> core::error::Error for TrySendError<M> {}
+
+/// `Failed` wraps the [`SendError`] it shows, and gives it as its source.
+/// (`M: 'static` because a source is a `dyn Error + 'static`; every message
+/// type a host sends is.)
+impl<M: 'static> core::error::Error for TrySendError<M> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            TrySendError::Full(_) => None,
+            TrySendError::Failed(error) => Some(error),
+        }
+    }
+}
 
 /// A plugin that could not be attached.
 #[derive(Debug, Clone, PartialEq, Eq)]

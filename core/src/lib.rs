@@ -5,7 +5,8 @@
 //! mutates its state freely while plugins run side by side. This crate holds
 //! everything a plugin needs and a host with no threads, [`LocalHost`];
 //! `plugbus-host-std`, `plugbus-host-smol` and `plugbus-host-tokio` run the
-//! same plugins on threads or tasks.
+//! same plugins on threads or tasks; [`task`] holds the futures the async
+//! hosts share.
 //!
 //! ```
 //! use plugbus_core::{Flow, LocalHost, Message, Plugin};
@@ -33,10 +34,11 @@
 //!
 //! # Features
 //! - `std`: catch a plugin's panics at its lane (the plugin is detached and
-//!   the panic reported; the host and the other plugins go on), and
-//!   `Replies::recv_blocking`. Without it the crate is `no_std` + `alloc`,
-//!   and a panic follows the target's panic handler. Also the thunks of
-//!   [`export_plugin!`], which catch a dynamic plugin's panics.
+//!   the panic reported; the host and the other plugins go on), and the
+//!   blocking waits `Replies::recv_blocking` and
+//!   `task::Reports::collect_blocking`. Without it the crate is `no_std` +
+//!   `alloc`, and a panic follows the target's panic handler. Also the
+//!   thunks of [`export_plugin!`], which catch a dynamic plugin's panics.
 //! - `derive`: `#[derive(Fingerprint)]` for message types that cross a
 //!   dynamic-library boundary (see [`ffi`]).
 
@@ -57,6 +59,7 @@ mod policy;
 pub mod registry;
 pub mod ring;
 mod sync;
+pub mod task;
 
 pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step, WaiterKey};
 pub use error::{AttachError, SendError, TrySendError};

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use async_executor::Executor;
-use plugbus_core::ring::TaskWake;
+use plugbus_core::task::{LaneTask, Reports};
 use plugbus_core::{
     AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
     SendError, Stats, TrySendError,
 };
+use plugbus_host_std::LaneThread;
 
 use crate::error::StartError;
-use crate::lane::{LaneTask, Reports, spawn_thread};
 use crate::sender::Sender;
 
 /// A plugbus host on smol: one task per plugin on an executor, an async API.
@@ -33,7 +33,8 @@ use crate::sender::Sender;
 /// while the ring is full, where an outside thread competes with them for
 /// cores and parks and wakes each time. [`send_batch`](Host::send_batch)
 /// publishes once per batch, which pays off most when lanes would otherwise
-/// go to sleep between messages. The `throughput` example measures both.
+/// go to sleep between messages. The `async_throughput` example of the
+/// workspace's `plugbus-tests` measures both, on both async hosts.
 ///
 /// # Plugins that block
 /// `handle_message` is synchronous. While it runs, it holds the executor
@@ -83,11 +84,12 @@ use crate::sender::Sender;
 pub struct Host<'ex, M: Send + Sync + 'static> {
     sender: Sender<M>,
     runner: Runner<'ex, M>,
-    /// Cloned into every lane; dropped at shutdown so that the receiver ends
-    /// once every lane has reported.
-    reports_tx: Option<Reports>,
-    reports: async_channel::Receiver<Report>,
+    reports: Reports,
 }
+
+/// What a lane task does with its report when it ends: leave it in the
+/// host's [`Reports`]. Boxed, so that [`SpawnLane`] can name the task type.
+type Finish = Box<dyn FnOnce(Report) + Send>;
 
 /// Where the lanes run.
 enum Runner<'ex, M: Send + Sync + 'static> {
@@ -99,12 +101,12 @@ enum Runner<'ex, M: Send + Sync + 'static> {
 
 /// Spawns a lane on an executor of any lifetime.
 trait SpawnLane<M: Send + Sync + 'static>: Sync {
-    fn spawn_lane(&self, task: LaneTask<M>);
+    fn spawn_lane(&self, task: LaneTask<M, Finish>);
 }
 
 impl<M: Send + Sync + 'static> SpawnLane<M> for Executor<'_> {
-    fn spawn_lane(&self, task: LaneTask<M>) {
-        // Detached: the lane reports through the channel when it ends.
+    fn spawn_lane(&self, task: LaneTask<M, Finish>) {
+        // Detached: the lane leaves its report in `reports` when it ends.
         self.spawn(task).detach();
     }
 }
@@ -246,16 +248,14 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
     }
 
     fn from_parts(capacity: usize, runner: Runner<'ex, M>) -> Self {
-        let (reports_tx, reports) = async_channel::unbounded();
         Host {
             sender: Sender::new(Bus::with_capacity(capacity)),
             runner,
-            reports_tx: Some(reports_tx),
-            reports,
+            reports: Reports::new(),
         }
     }
 
-    fn spawn(&self, task: LaneTask<M>) {
+    fn spawn(&self, task: LaneTask<M, Finish>) {
         match &self.runner {
             Runner::Borrowed(executor) => executor.spawn_lane(task),
             Runner::Owned(owned) => owned.executor.spawn_lane(task),
@@ -336,11 +336,9 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        let wake = Arc::new(TaskWake::new());
-        let lane = self.bus().attach(Box::new(plugin), options, wake.clone())?;
-        let id = lane.id();
-        let task = LaneTask::new(lane, self.bus().clone(), wake, reports.clone());
+        let finish: Finish = Box::new(self.reports.sink().ok_or(AttachError::Closed)?);
+        let task = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
+        let id = task.id();
         self.spawn(task);
         Ok(id)
     }
@@ -377,11 +375,10 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        spawn_thread(
-            |waker| self.bus().attach(Box::new(plugin), options, waker),
-            reports.clone(),
-        )
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let lane_thread = LaneThread::new().name_prefix("plugbus-");
+        let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
+        Ok(id)
     }
 
     /// Sends a message to every plugin, waiting while a plugin with
@@ -496,33 +493,23 @@ impl<'ex, M: Send + Sync + 'static> Host<'ex, M> {
     ///
     /// On a borrowed executor, the executor must keep running meanwhile.
     pub async fn shutdown(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv().await {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect().await
     }
 
     /// The blocking twin of [`shutdown`](Host::shutdown), for threads
     /// outside async code. On a borrowed executor, call it only where the
     /// executor keeps running on other threads.
     pub fn shutdown_blocking(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv_blocking() {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect_blocking()
     }
 
     /// Stops accepting messages and plugins. The lanes drain and report;
-    /// the report channel ends once the last one has.
+    /// collecting the reports ends once the last one has.
     fn close(&mut self) {
         self.bus().close();
-        self.reports_tx = None;
+        self.reports.close();
     }
 }
 
@@ -532,7 +519,7 @@ impl<M: Send + Sync + 'static> Drop for Host<'_, M> {
         if let Runner::Owned(owned) = &mut self.runner {
             // Our threads run the lanes, and stop when we drop: wait until
             // every lane has drained, or messages would be lost with them.
-            while self.reports.recv_blocking().is_ok() {}
+            drop(self.reports.collect_blocking());
             owned.stop();
         }
     }

@@ -40,7 +40,6 @@
 
 mod error;
 mod host;
-mod lane;
 mod sender;
 
 pub use error::StartError;

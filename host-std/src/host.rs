@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use plugbus_core::{
@@ -12,9 +11,8 @@ use plugbus_core::{
     SendError, Stats, TrySendError,
 };
 
-use crate::lane::{self, Tuning};
+use crate::lane::{LaneThread, Tuning};
 use crate::sender::Sender;
-use crate::wake::Unpark;
 
 /// A host that runs each plugin on an OS thread of its own.
 ///
@@ -57,17 +55,12 @@ use crate::wake::Unpark;
 /// ```
 pub struct Host<M: Send + Sync + 'static> {
     sender: Sender<M>,
-    lanes: Vec<LaneThread>,
+    /// The threads of the lanes not joined yet.
+    lanes: Vec<JoinHandle<Report>>,
     /// Reports of lanes already joined.
     reports: Vec<Report>,
-    stack_size: Option<usize>,
-    tuning: Tuning,
-}
-
-/// A running lane thread.
-#[derive(Debug)]
-struct LaneThread {
-    handle: JoinHandle<Report>,
+    /// How a new lane's thread starts.
+    lane_thread: LaneThread,
 }
 
 /// Configures a [`Host`] before it starts.
@@ -154,8 +147,15 @@ impl<M: Send + Sync + 'static> Builder<M> {
             sender: Sender::new(Bus::with_capacity(self.capacity)),
             lanes: Vec::new(),
             reports: Vec::new(),
-            stack_size: self.stack_size,
-            tuning: self.tuning,
+            lane_thread: self.lane_thread(),
+        }
+    }
+
+    fn lane_thread(&self) -> LaneThread {
+        let lane_thread = LaneThread::new().tuning(self.tuning);
+        match self.stack_size {
+            Some(bytes) => lane_thread.stack_size(bytes),
+            None => lane_thread,
         }
     }
 }
@@ -209,28 +209,11 @@ impl<M: Send + Sync + 'static> Host<M> {
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
         self.reap();
-        let wake = Arc::new(Unpark::new());
-        let lane = self
-            .sender
-            .bus()
-            .attach(Box::new(plugin), options, wake.clone())?;
-        let id = lane.id();
-        let name = lane.name().to_owned();
-        // A thread name cannot hold NUL; the lane keeps the name as given.
-        let mut builder = thread::Builder::new().name(name.replace('\0', "\u{fffd}"));
-        if let Some(bytes) = self.stack_size {
-            builder = builder.stack_size(bytes);
-        }
-        let tuning = self.tuning;
-        // On failure the closure is dropped with the lane, which leaves the
-        // bus, so no sender waits for a plugin that never runs.
-        let handle = builder
-            .spawn(move || lane::run(lane, &wake, tuning))
-            .map_err(|error| AttachError::Spawn {
-                plugin: name,
-                reason: error.to_string(),
-            })?;
-        self.lanes.push(LaneThread { handle });
+        let bus = self.sender.bus();
+        let (id, thread) = self
+            .lane_thread
+            .spawn(bus, Box::new(plugin), options, |r| r)?;
+        self.lanes.push(thread);
         Ok(id)
     }
 
@@ -296,10 +279,10 @@ impl<M: Send + Sync + 'static> Host<M> {
         for lane in self.lanes.drain(..) {
             // A plugin that owns its host and drops it on its own thread
             // cannot join itself; it is finishing already.
-            if lane.handle.thread().id() == current {
+            if lane.thread().id() == current {
                 continue;
             }
-            if let Ok(report) = lane.handle.join() {
+            if let Ok(report) = lane.join() {
                 self.reports.push(report);
             }
         }
@@ -314,9 +297,9 @@ impl<M: Send + Sync + 'static> Host<M> {
     fn reap(&mut self) {
         let mut i = 0;
         while i < self.lanes.len() {
-            if self.lanes[i].handle.is_finished() {
+            if self.lanes[i].is_finished() {
                 let lane = self.lanes.swap_remove(i);
-                if let Ok(report) = lane.handle.join() {
+                if let Ok(report) = lane.join() {
                     self.reports.push(report);
                 }
             } else {

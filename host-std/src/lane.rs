@@ -1,16 +1,143 @@
-//! The loop each lane thread runs: batches while there is work, a short
-//! spin when there is none, then sleep until the bus wakes it.
+//! A lane on a thread of its own: how the thread starts, and the loop it
+//! runs (batches while there is work, a short spin when there is none, then
+//! sleep until the bus wakes it).
 
 #![forbid(unsafe_code)]
 
 use std::hint;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 
-use plugbus_core::{Lane, Report, Step};
+use plugbus_core::{AttachError, AttachOptions, Bus, Lane, Plugin, PluginId, Report, Step};
 
 use crate::wake::Unpark;
+
+/// Runs a plugin's lane on a thread of its own, exactly as [`Host`] runs
+/// each of its plugins: the thread takes what was published as one batch,
+/// spins and yields briefly when there is nothing, then parks until the
+/// bus wakes it; it ends when the plugin exits, with the plugin's report.
+///
+/// This is the building block for other hosts that give a plugin a thread
+/// of its own, such as the `attach_on_thread` of `plugbus-host-smol` and
+/// `plugbus-host-tokio`, so every host runs such a lane the same way.
+///
+/// [`Host`]: crate::Host
+///
+/// # Example
+/// ```
+/// use plugbus_core::Bus;
+/// use plugbus_host_std::{AttachOptions, Flow, LaneThread, Message, Plugin};
+///
+/// struct Count(u64);
+/// impl Plugin<u64> for Count {
+///     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+///         self.0 += 1;
+///         Flow::Continue
+///     }
+/// }
+///
+/// let bus = Bus::with_capacity(64);
+/// let options = AttachOptions::new().name("counter");
+/// let (id, thread) = LaneThread::new()
+///     .name_prefix("lane-")
+///     .spawn(&bus, Box::new(Count(0)), options, |report| report)?;
+/// assert_eq!(thread.thread().name(), Some("lane-counter"));
+/// for n in 0..10 {
+///     bus.try_send(n).unwrap();
+/// }
+/// bus.close(); // the lane drains what was sent, then its thread ends
+/// let report = thread.join().unwrap();
+/// assert_eq!((report.id, report.stats.handled), (id, 10));
+/// # Ok::<(), plugbus_host_std::AttachError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LaneThread {
+    name_prefix: String,
+    stack_size: Option<usize>,
+    tuning: Tuning,
+}
+
+impl LaneThread {
+    /// Threads named after their plugin, with the standard library's stack
+    /// size and the std host's default lane tuning.
+    pub fn new() -> Self {
+        LaneThread {
+            name_prefix: String::new(),
+            stack_size: None,
+            tuning: Tuning::default(),
+        }
+    }
+
+    /// Names each thread `<prefix><plugin name>` (a NUL in the name becomes
+    /// U+FFFD, which a thread name can hold).
+    pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = prefix.into();
+        self
+    }
+
+    /// The stack size of each thread, in bytes. A size the system cannot
+    /// give makes [`spawn`](LaneThread::spawn) fail with
+    /// [`AttachError::Spawn`].
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    pub(crate) fn tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+
+    /// Attaches `plugin` to `bus` and starts a thread that runs its lane
+    /// until the plugin exits, then returns `finish(report)` from the
+    /// thread. The plugin sees exactly the messages sent after this
+    /// returns. Returns the plugin's id and the thread's handle (dropping
+    /// the handle detaches the thread; `finish` still runs).
+    ///
+    /// # Errors
+    /// As [`Bus::attach`]; [`AttachError::Spawn`] with the system's reason
+    /// if the thread cannot start (the plugin is dropped, and no message
+    /// waits for it).
+    pub fn spawn<M, T>(
+        &self,
+        bus: &Arc<Bus<M>>,
+        plugin: Box<dyn Plugin<M>>,
+        options: AttachOptions,
+        finish: impl FnOnce(Report) -> T + Send + 'static,
+    ) -> Result<(PluginId, JoinHandle<T>), AttachError>
+    where
+        M: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let wake = Arc::new(Unpark::new());
+        let lane = bus.attach(plugin, options, wake.clone())?;
+        let id = lane.id();
+        // A thread name cannot hold NUL; the lane keeps the name as given.
+        let name = format!("{}{}", self.name_prefix, lane.name()).replace('\0', "\u{fffd}");
+        let mut builder = thread::Builder::new().name(name);
+        if let Some(bytes) = self.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let tuning = self.tuning;
+        let plugin = lane.name().to_owned();
+        // On failure the closure is dropped with the lane, which leaves the
+        // bus, so no sender waits for a plugin that never runs.
+        let thread = builder
+            .spawn(move || finish(run(lane, &wake, tuning)))
+            .map_err(|error| AttachError::Spawn {
+                plugin,
+                reason: error.to_string(),
+            })?;
+        Ok((id, thread))
+    }
+}
+
+impl Default for LaneThread {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// How a lane thread waits and how much it takes at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +179,7 @@ impl Default for Tuning {
 
 /// Runs `lane` on the calling thread until its plugin exits, and returns its
 /// report. `wake` is the waker the lane was attached with.
-pub(crate) fn run(
-    mut lane: Lane<impl Send + Sync + 'static>,
-    wake: &Arc<Unpark>,
-    tuning: Tuning,
-) -> Report {
+fn run(mut lane: Lane<impl Send + Sync + 'static>, wake: &Arc<Unpark>, tuning: Tuning) -> Report {
     wake.register_current();
     // Plugin panics are caught inside `Lane::run`; this catches a panic in
     // the loop itself, so the lane still leaves a report.

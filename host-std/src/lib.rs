@@ -39,6 +39,7 @@ mod wake;
 pub mod loader;
 
 pub use host::{Builder, Host};
+pub use lane::LaneThread;
 pub use sender::Sender;
 
 #[cfg(feature = "loader")]

@@ -4,14 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use plugbus_core::ring::TaskWake;
+use plugbus_core::task::{LaneTask, Reports};
 use plugbus_core::{
     AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
     SendError, Stats, TrySendError,
 };
+use plugbus_host_std::LaneThread;
 use tokio::runtime::Handle;
 
-use crate::lane::{LaneTask, Reports, spawn_thread};
 use crate::sender::Sender;
 
 /// A plugbus host on tokio: one task per plugin on a runtime, an async API.
@@ -29,7 +29,8 @@ use crate::sender::Sender;
 /// while the ring is full, where an outside thread competes with them for
 /// cores and parks and wakes each time. [`send_batch`](Host::send_batch)
 /// publishes once per batch, which pays off most when lanes would otherwise
-/// go to sleep between messages. The `throughput` example measures both.
+/// go to sleep between messages. The `async_throughput` example of the
+/// workspace's `plugbus-tests` measures both, on both async hosts.
 ///
 /// # Plugins that block
 /// `handle_message` is synchronous. While it runs, it holds the worker
@@ -88,10 +89,7 @@ use crate::sender::Sender;
 pub struct Host<M: Send + Sync + 'static> {
     sender: Sender<M>,
     runtime: Handle,
-    /// Cloned into every lane; dropped at shutdown so that the receiver ends
-    /// once every lane has reported.
-    reports_tx: Option<Reports>,
-    reports: async_channel::Receiver<Report>,
+    reports: Reports,
 }
 
 /// Settings for a [`Host`] other than the defaults: the ring capacity.
@@ -135,12 +133,10 @@ impl Builder {
 
     /// A host on the runtime of `runtime`.
     pub fn build_on<M: Send + Sync + 'static>(self, runtime: Handle) -> Host<M> {
-        let (reports_tx, reports) = async_channel::unbounded();
         Host {
             sender: Sender::new(Bus::with_capacity(self.capacity)),
             runtime,
-            reports_tx: Some(reports_tx),
-            reports,
+            reports: Reports::new(),
         }
     }
 }
@@ -226,12 +222,10 @@ impl<M: Send + Sync + 'static> Host<M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        let wake = Arc::new(TaskWake::new());
-        let lane = self.bus().attach(Box::new(plugin), options, wake.clone())?;
-        let id = lane.id();
-        let task = LaneTask::new(lane, self.bus().clone(), wake, reports.clone());
-        // Detached: the lane reports through the channel when it ends. On a
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let task = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
+        let id = task.id();
+        // Detached: the lane leaves its report in `reports` when it ends. On a
         // runtime that is shutting down tokio drops the task at once, and
         // the lane reports `Exit::Removed`.
         drop(self.runtime.spawn(task));
@@ -272,11 +266,10 @@ impl<M: Send + Sync + 'static> Host<M> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let reports = self.reports_tx.as_ref().ok_or(AttachError::Closed)?;
-        spawn_thread(
-            |waker| self.bus().attach(Box::new(plugin), options, waker),
-            reports.clone(),
-        )
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let lane_thread = LaneThread::new().name_prefix("plugbus-");
+        let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
+        Ok(id)
     }
 
     /// Sends a message to every plugin, waiting while a plugin with
@@ -391,33 +384,23 @@ impl<M: Send + Sync + 'static> Host<M> {
     /// for every lane, and returns one report per plugin ever attached
     /// (including those that exited earlier), by id.
     pub async fn shutdown(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv().await {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect().await
     }
 
     /// The blocking twin of [`shutdown`](Host::shutdown), for threads
     /// outside the runtime (on a current-thread runtime, the lanes only run
     /// while some thread drives it, so call this only where one does).
     pub fn shutdown_blocking(mut self) -> Vec<Report> {
-        self.close();
-        let mut reports = Vec::new();
-        while let Ok(report) = self.reports.recv_blocking() {
-            reports.push(report);
-        }
-        reports.sort_by_key(|r| r.id);
-        reports
+        self.bus().close();
+        self.reports.collect_blocking()
     }
 
     /// Stops accepting messages and plugins. The lanes drain and report;
-    /// the report channel ends once the last one has.
+    /// collecting the reports ends once the last one has.
     fn close(&mut self) {
         self.bus().close();
-        self.reports_tx = None;
+        self.reports.close();
     }
 }
 

@@ -44,7 +44,6 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod host;
-mod lane;
 mod sender;
 
 pub use host::{Builder, Host};

@@ -1,7 +1,9 @@
 //! Shared pieces of the plugbus test suite: the conformance harness that runs
-//! one definition of each scenario on every host, and helpers that find the
-//! example plugins' dynamic libraries.
+//! one definition of each scenario on every host, the scenarios the two
+//! async hosts share beyond it, and helpers that find the example plugins'
+//! dynamic libraries.
 
+pub mod async_hosts;
 pub mod conformance;
 pub mod dylib;
 

@@ -575,7 +575,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
 
 /// The value inside a message this bus never published: it has exactly one
 /// reference, so unwrapping cannot fail.
-fn into_value<M>(message: Message<M>) -> M {
+pub(crate) fn into_value<M>(message: Message<M>) -> M {
     match Message::try_unwrap(message) {
         Ok(value) => value,
         Err(_) => unreachable!("an unpublished message has a single reference"),

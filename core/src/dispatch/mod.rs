@@ -5,6 +5,7 @@ pub(crate) mod guard;
 mod lane;
 mod stats;
 
+pub(crate) use bus::into_value;
 pub use bus::{Bus, PluginInfo, WaiterKey};
 pub use lane::{Lane, Step};
 pub use stats::{Report, Stats};
