@@ -83,7 +83,7 @@ fn main() -> ExitCode {
 }
 
 /// The implementations the options select, plus the floor and crossbeam,
-/// which the ratios divide by.
+/// which the ratios divide by (unless `--only`).
 fn selected(options: &Options) -> Result<Vec<Impl>, Failure> {
     let all = implementations();
     if let Some(names) = &options.impls {
@@ -97,7 +97,10 @@ fn selected(options: &Options) -> Result<Vec<Impl>, Failure> {
     }
     Ok(all
         .into_iter()
-        .filter(|imp| imp.name == FLOOR || imp.name == CROSSBEAM || options.selects(imp.name))
+        .filter(|imp| {
+            options.selects(imp.name)
+                || (!options.only && (imp.name == FLOOR || imp.name == CROSSBEAM))
+        })
         .collect())
 }
 

@@ -13,6 +13,8 @@ cargo bench -p plugbus-tests --bench peers -- [options]
   --workloads LIST      any of w1,w2,w3,w4,idle (env PLUGBUS_BENCH_WORKLOADS; default all)
   --impls LIST          implementation names (env PLUGBUS_BENCH_IMPLS; default all;
                         the floor and crossbeam are always run for the ratios)
+  --only                run only the implementations --impls names, without the
+                        floor and crossbeam (their ratios print na): for profiling
   --plugins LIST        W1 plugin counts (default 1,4,16,64,256)
   --seconds S           target time of one W1 run (default 1, quick 0.05)
   --runs N              W1 runs per point, the median is reported (default 3)
@@ -68,6 +70,8 @@ pub(crate) struct Options {
     pub(crate) workloads: Workloads,
     /// `None`: every implementation.
     pub(crate) impls: Option<Vec<String>>,
+    /// Leave out the floor and crossbeam unless `impls` names them.
+    pub(crate) only: bool,
     pub(crate) plugins: Vec<usize>,
     pub(crate) seconds: f64,
     pub(crate) runs: usize,
@@ -94,6 +98,7 @@ impl Options {
                 idle: true,
             },
             impls: None,
+            only: false,
             plugins: vec![1, 4, 16, 64, 256],
             seconds: if quick { 0.05 } else { 1.0 },
             runs: 3,
@@ -232,6 +237,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Mode, Fail
         };
         match arg.as_str() {
             "--bench" | "--quick" => {}
+            "--only" => options.only = true,
             "--workloads" => options.workloads = workloads(&value(arg)?)?,
             "--impls" => options.impls = Some(list(&value(arg)?)),
             "--plugins" => options.plugins = numbers(arg, &value(arg)?)?,
