@@ -3,7 +3,7 @@
 use crate::crossbeam::CrossbeamFanOut;
 use crate::floor::Floor;
 use crate::host::BenchHost;
-use crate::plugbus::LocalBench;
+use crate::plugbus::{LocalBench, SmolBench, StdBench, TokioBench};
 use crate::predecessor::Predecessor;
 use crate::smol_peers::{SmolBroadcast, SmolChannel};
 use crate::tokio_peers::{TokioBroadcast, TokioMpsc};
@@ -88,13 +88,8 @@ pub(crate) const CROSSBEAM: &str = "crossbeam";
 ///
 /// To add a plugbus host: write its `BenchHost` adapter (see
 /// [`plugbus`](crate::plugbus)) and add its entry here, plus a `.batched(64)`
-/// entry for a host with `send_batch`, for example:
-///
-/// ```ignore
-/// Impl::new("plugbus-std", Kind::Plugbus, || Box::new(StdBench::new())).thread_per_plugin(),
-/// Impl::new("plugbus-tokio", Kind::Plugbus, || Box::new(TokioBench::new())),
-/// Impl::new("plugbus-tokio-batch64", Kind::Plugbus, || Box::new(TokioBench::new())).batched(64),
-/// ```
+/// entry for a host with `send_batch` (W1 only; the idle workload measures
+/// each plugbus host once, through its entry without a batch).
 pub(crate) fn implementations() -> Vec<Impl> {
     vec![
         Impl::new(FLOOR, Kind::Floor, || Box::new(Floor::default()))
@@ -103,6 +98,23 @@ pub(crate) fn implementations() -> Vec<Impl> {
         Impl::new("plugbus-local", Kind::Plugbus, || {
             Box::new(LocalBench::new())
         }),
+        Impl::new("plugbus-std", Kind::Plugbus, || Box::new(StdBench::new())).thread_per_plugin(),
+        Impl::new("plugbus-std-batch64", Kind::Plugbus, || {
+            Box::new(StdBench::new())
+        })
+        .batched(64),
+        Impl::new("plugbus-smol", Kind::Plugbus, || Box::new(SmolBench::new())),
+        Impl::new("plugbus-smol-batch64", Kind::Plugbus, || {
+            Box::new(SmolBench::new())
+        })
+        .batched(64),
+        Impl::new("plugbus-tokio", Kind::Plugbus, || {
+            Box::new(TokioBench::new())
+        }),
+        Impl::new("plugbus-tokio-batch64", Kind::Plugbus, || {
+            Box::new(TokioBench::new())
+        })
+        .batched(64),
         Impl::new("message_plugins-q4", Kind::Peer, || {
             Box::new(Predecessor::default_queue())
         })

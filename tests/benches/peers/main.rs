@@ -1,5 +1,6 @@
 //! plugbus against its peers: throughput (W1), latency (W2), idle memory
-//! (W3) and dynamic loading (W4), every implementation in the same run.
+//! (W3) and dynamic loading (W4), every implementation in the same run; and
+//! the CPU time of an idle plugbus host (`idle`).
 //!
 //! ```text
 //! cargo bench -p plugbus-tests --bench peers              # everything, a few minutes
@@ -17,11 +18,13 @@
 //! check instead: every implementation and workload on tiny sizes, counts
 //! checked, nothing timed.
 
+mod child;
 mod crossbeam;
 mod failure;
 mod faulty;
 mod floor;
 mod host;
+mod idle;
 mod impls;
 mod options;
 mod plot;
@@ -50,10 +53,15 @@ fn main() -> ExitCode {
     let outcome = options::parse(std::env::args().skip(1)).and_then(|mode| match mode {
         Mode::Bench(options) => bench(&options),
         Mode::Smoke => smoke(),
-        Mode::IdleChild {
+        Mode::W3Child {
             implementation,
             plugins,
         } => w3::child(&implementation, plugins),
+        Mode::IdleChild {
+            implementation,
+            plugins,
+            window,
+        } => idle::child(&implementation, plugins, window),
         Mode::List => {
             for imp in implementations() {
                 println!("{}", imp.name);
@@ -75,7 +83,7 @@ fn main() -> ExitCode {
 }
 
 /// The implementations the options select, plus the floor and crossbeam,
-/// which the ratios divide by.
+/// which the ratios divide by (unless `--only`).
 fn selected(options: &Options) -> Result<Vec<Impl>, Failure> {
     let all = implementations();
     if let Some(names) = &options.impls {
@@ -89,7 +97,10 @@ fn selected(options: &Options) -> Result<Vec<Impl>, Failure> {
     }
     Ok(all
         .into_iter()
-        .filter(|imp| imp.name == FLOOR || imp.name == CROSSBEAM || options.selects(imp.name))
+        .filter(|imp| {
+            options.selects(imp.name)
+                || (!options.only && (imp.name == FLOOR || imp.name == CROSSBEAM))
+        })
         .collect())
 }
 
@@ -120,6 +131,9 @@ fn bench(options: &Options) -> Result<(), Failure> {
     }
     if options.workloads.w4 {
         results.w4 = w4::run(options.load_iterations)?;
+    }
+    if options.workloads.idle {
+        results.idle = idle::run(&impls, options.idle_window)?;
     }
     println!("{}", results.tables());
     print!("{}", results.lines());
@@ -172,6 +186,7 @@ fn smoke() -> Result<(), Failure> {
                 points.push(w1::Point {
                     name: imp.name,
                     kind: imp.kind,
+                    batch: imp.batch,
                     plugins,
                     messages: SMOKE_MESSAGES,
                     deliveries_per_s: (SMOKE_MESSAGES * plugins as u64) as f64
@@ -193,10 +208,9 @@ fn smoke() -> Result<(), Failure> {
             );
         }
     }
-    for imp in implementations()
-        .iter()
-        .filter(|imp| imp.name == CROSSBEAM || imp.name == "plugbus-local")
-    {
+    for imp in implementations().iter().filter(|imp| {
+        imp.name == CROSSBEAM || (imp.kind == Kind::Plugbus && imp.idle_plugins.is_some())
+    }) {
         record(
             format!("w3 {} in a child process", imp.name),
             w3::measure(imp, 20).and_then(|point| {
@@ -208,6 +222,14 @@ fn smoke() -> Result<(), Failure> {
                 }
                 Ok(())
             }),
+        );
+    }
+    // The idle workload's child on every plugbus host, with a short window:
+    // it must attach, deliver the one message, read the CPU time and report.
+    for imp in implementations().iter().filter(|imp| idle::takes_part(imp)) {
+        record(
+            format!("idle {} in a child process", imp.name),
+            idle::measure(imp, idle::PLUGINS, std::time::Duration::from_millis(50)).map(drop),
         );
     }
     // The check itself: a host that loses, swaps, leaks or miscounts one

@@ -1,6 +1,7 @@
 //! Command-line options and their environment twins.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::failure::Failure;
 
@@ -9,12 +10,15 @@ pub(crate) const USAGE: &str = "\
 cargo bench -p plugbus-tests --bench peers -- [options]
 
   --quick               short runs for a smoke check (env PLUGBUS_BENCH_QUICK=1)
-  --workloads LIST      any of w1,w2,w3,w4 (env PLUGBUS_BENCH_WORKLOADS; default all)
+  --workloads LIST      any of w1,w2,w3,w4,idle (env PLUGBUS_BENCH_WORKLOADS; default all)
   --impls LIST          implementation names (env PLUGBUS_BENCH_IMPLS; default all;
                         the floor and crossbeam are always run for the ratios)
+  --only                run only the implementations --impls names, without the
+                        floor and crossbeam (their ratios print na): for profiling
   --plugins LIST        W1 plugin counts (default 1,4,16,64,256)
   --seconds S           target time of one W1 run (default 1, quick 0.05)
   --runs N              W1 runs per point, the median is reported (default 3)
+  --idle-seconds S      how long the idle workload sends nothing (default 2, quick 0.5)
   --plot PATH           where W1's SVG plot goes, relative to the workspace root
                         (default docs/w1-throughput.svg)
   --no-plot             do not draw the plot
@@ -30,6 +34,7 @@ pub(crate) struct Workloads {
     pub(crate) w2: bool,
     pub(crate) w3: bool,
     pub(crate) w4: bool,
+    pub(crate) idle: bool,
 }
 
 /// What the binary was asked to do.
@@ -41,9 +46,16 @@ pub(crate) enum Mode {
     Smoke,
     /// A W3 child: attach `plugins` idle plugins to `implementation` and
     /// print the RSS.
+    W3Child {
+        implementation: String,
+        plugins: usize,
+    },
+    /// An idle-workload child: attach `plugins` plugins to `implementation`,
+    /// send nothing for `window`, print the CPU time used meanwhile.
     IdleChild {
         implementation: String,
         plugins: usize,
+        window: Duration,
     },
     /// Print the implementation names.
     List,
@@ -58,6 +70,8 @@ pub(crate) struct Options {
     pub(crate) workloads: Workloads,
     /// `None`: every implementation.
     pub(crate) impls: Option<Vec<String>>,
+    /// Leave out the floor and crossbeam unless `impls` names them.
+    pub(crate) only: bool,
     pub(crate) plugins: Vec<usize>,
     pub(crate) seconds: f64,
     pub(crate) runs: usize,
@@ -68,6 +82,8 @@ pub(crate) struct Options {
     pub(crate) idle_divisor: usize,
     /// W4 load cycles per implementation.
     pub(crate) load_iterations: usize,
+    /// How long the idle workload sends nothing.
+    pub(crate) idle_window: Duration,
 }
 
 impl Options {
@@ -79,8 +95,10 @@ impl Options {
                 w2: true,
                 w3: true,
                 w4: true,
+                idle: true,
             },
             impls: None,
+            only: false,
             plugins: vec![1, 4, 16, 64, 256],
             seconds: if quick { 0.05 } else { 1.0 },
             runs: 3,
@@ -88,6 +106,7 @@ impl Options {
             latency_iterations: if quick { 2_000 } else { 20_000 },
             idle_divisor: if quick { 10 } else { 1 },
             load_iterations: if quick { 100 } else { 1_000 },
+            idle_window: Duration::from_millis(if quick { 500 } else { 2_000 }),
         }
     }
 
@@ -137,6 +156,7 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
         w2: false,
         w3: false,
         w4: false,
+        idle: false,
     };
     for name in list(value) {
         match name.to_ascii_lowercase().as_str() {
@@ -144,6 +164,7 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
             "w2" => chosen.w2 = true,
             "w3" => chosen.w3 = true,
             "w4" => chosen.w4 = true,
+            "idle" => chosen.idle = true,
             other => return Err(Failure::Usage(format!("unknown workload {other:?}"))),
         }
     }
@@ -164,9 +185,28 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Mode, Fail
         let plugins = plugins
             .parse()
             .map_err(|_| Failure::Usage(format!("--w3-child takes a count, got {plugins:?}")))?;
-        return Ok(Mode::IdleChild {
+        return Ok(Mode::W3Child {
             implementation: implementation.clone(),
             plugins,
+        });
+    }
+    if let Some(at) = args.iter().position(|a| a == "--idle-child") {
+        let (Some(implementation), Some(plugins), Some(millis)) =
+            (args.get(at + 1), args.get(at + 2), args.get(at + 3))
+        else {
+            return Err(Failure::Usage(
+                "--idle-child NAME PLUGINS MILLISECONDS".into(),
+            ));
+        };
+        let count = |what: &str| {
+            what.parse::<u64>()
+                .map_err(|_| Failure::Usage(format!("--idle-child takes counts, got {what:?}")))
+        };
+        return Ok(Mode::IdleChild {
+            implementation: implementation.clone(),
+            plugins: usize::try_from(count(plugins)?)
+                .map_err(|_| Failure::Usage(format!("too many plugins: {plugins}")))?,
+            window: Duration::from_millis(count(millis)?),
         });
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -197,6 +237,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Mode, Fail
         };
         match arg.as_str() {
             "--bench" | "--quick" => {}
+            "--only" => options.only = true,
             "--workloads" => options.workloads = workloads(&value(arg)?)?,
             "--impls" => options.impls = Some(list(&value(arg)?)),
             "--plugins" => options.plugins = numbers(arg, &value(arg)?)?,
@@ -213,6 +254,16 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Mode, Fail
                     .copied()
                     .filter(|n| *n > 0)
                     .ok_or_else(|| Failure::Usage("--runs takes one positive count".into()))?
+            }
+            "--idle-seconds" => {
+                options.idle_window = numbers::<f64>(arg, &value(arg)?)?
+                    .first()
+                    .copied()
+                    .filter(|s| *s > 0.0 && s.is_finite())
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        Failure::Usage("--idle-seconds takes one positive number".into())
+                    })?
             }
             "--plot" => options.plot = Some(workspace_root().join(value(arg)?)),
             "--no-plot" => options.plot = None,

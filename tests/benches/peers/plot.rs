@@ -3,14 +3,16 @@
 
 use std::path::Path;
 
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use crate::failure::Failure;
 use crate::impls::Kind;
 use crate::w1::Point;
 
-/// Distinct line colours (Tableau 10), in the order of the implementations.
-const COLOURS: [RGBColor; 10] = [
+/// Distinct line colours (Tableau 20, dark shades first), in the order of
+/// the implementations; a batched variant takes its host's colour.
+const COLOURS: [RGBColor; 20] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -21,6 +23,16 @@ const COLOURS: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
 
 /// Width of the legend to the right of the chart.
@@ -38,11 +50,23 @@ pub(crate) fn draw(points: &[Point], path: &Path, title: &str) -> Result<(), Fai
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
     }
-    let mut names: Vec<(&str, Kind)> = Vec::new();
+    // Each line: its name, kind, whether it sends in batches, and its
+    // colour, shared by a host and its batched variant (`<host>-batch…`).
+    let mut lines: Vec<(&str, Kind, bool, RGBColor)> = Vec::new();
+    let mut colours_used = 0;
     for p in points {
-        if !names.iter().any(|(name, _)| *name == p.name) {
-            names.push((p.name, p.kind));
+        if lines.iter().any(|(name, ..)| *name == p.name) {
+            continue;
         }
+        let host = p.name.split("-batch").next().unwrap_or(p.name);
+        let colour = match lines.iter().find(|(name, ..)| *name == host) {
+            Some(&(.., colour)) if p.batch > 1 => colour,
+            _ => {
+                colours_used += 1;
+                COLOURS[(colours_used - 1) % COLOURS.len()]
+            }
+        };
+        lines.push((p.name, p.kind, p.batch > 1, colour));
     }
     let mut plugins: Vec<f64> = points.iter().map(|p| p.plugins as f64).collect();
     plugins.sort_by(f64::total_cmp);
@@ -77,35 +101,40 @@ pub(crate) fn draw(points: &[Point], path: &Path, title: &str) -> Result<(), Fai
         .y_label_formatter(&|y| format!("{y}"))
         .draw()
         .map_err(|e| fail(e.to_string()))?;
-    for (i, &(name, kind)) in names.iter().enumerate() {
-        // The floor black, plugbus hosts thick, peers thin.
-        let (colour, width) = match kind {
-            Kind::Floor => (BLACK, 2),
-            Kind::Plugbus => (COLOURS[i % COLOURS.len()], 4),
-            Kind::Peer => (COLOURS[i % COLOURS.len()], 2),
+    for (i, &(name, kind, batched, colour)) in lines.iter().enumerate() {
+        // The floor black, plugbus hosts thick (dashed when batched), peers
+        // thin.
+        let style = match kind {
+            Kind::Floor => BLACK.stroke_width(2),
+            Kind::Plugbus => colour.stroke_width(4),
+            Kind::Peer => colour.stroke_width(2),
         };
         let series: Vec<(f64, f64)> = points
             .iter()
             .filter(|p| p.name == name)
             .map(|p| (p.plugins as f64, p.deliveries_per_s / 1e6))
             .collect();
-        chart
-            .draw_series(LineSeries::new(series.clone(), colour.stroke_width(width)))
-            .map_err(|e| fail(e.to_string()))?;
+        if batched {
+            chart.draw_series(DashedLineSeries::new(series.clone(), 10, 6, style))
+        } else {
+            chart.draw_series(LineSeries::new(series.clone(), style))
+        }
+        .map_err(|e| fail(e.to_string()))?;
         chart
             .draw_series(
                 series
                     .into_iter()
-                    .map(|point| Circle::new(point, 3, colour.filled())),
+                    .map(|point| Circle::new(point, 3, style.color.filled())),
             )
             .map_err(|e| fail(e.to_string()))?;
         let y = 40 + 24 * i as i32;
-        legend_area
-            .draw(&PathElement::new(
-                vec![(8, y), (38, y)],
-                colour.stroke_width(width),
-            ))
-            .map_err(|e| fail(e.to_string()))?;
+        let sample = vec![(8, y), (38, y)];
+        if batched {
+            legend_area.draw(&DashedPathElement::new(sample, 6, 3, style))
+        } else {
+            legend_area.draw(&PathElement::new(sample, style))
+        }
+        .map_err(|e| fail(e.to_string()))?;
         legend_area
             .draw(&Text::new(
                 name.to_owned(),

@@ -1,42 +1,27 @@
-//! The plugbus hosts as benchmark implementations.
+//! The plugbus hosts as benchmark implementations: `LocalHost`, the std
+//! host (one OS thread per plugin) and the smol and tokio hosts (one task
+//! per plugin on an executor or runtime with 2 threads).
 //!
 //! Each host needs one `impl BenchHost` and one entry in
-//! [`implementations`](crate::impls::implementations). The plugin is always
-//! [`SumPlugin`]. For a host with the API the hosts share (`Host::new()`,
-//! `attach(plugin)`, `send(value)`, `shutdown() -> Vec<Report>`), the
-//! adapter is the one below with the host's type put in; for example the
-//! std host:
-//!
-//! ```ignore
-//! pub(crate) struct StdBench(Option<plugbus_host_std::Host<u64>>);
-//!
-//! impl BenchHost for StdBench {
-//!     fn attach_sum_plugins(&mut self, summers: Vec<Summer>) {
-//!         let host = self.0.as_mut().expect("host is live until shutdown");
-//!         for summer in summers {
-//!             host.attach(SumPlugin(summer)).expect("attach a benchmark plugin");
-//!         }
-//!     }
-//!     fn send(&mut self, value: u64) {
-//!         let host = self.0.as_mut().expect("host is live until shutdown");
-//!         host.send(value).expect("a Block host never rejects");
-//!     }
-//!     fn shutdown(mut self: Box<Self>) -> Option<Vec<u64>> {
-//!         handled(self.0.take().expect("shut down once").shutdown())
-//!     }
-//! }
-//! ```
-//!
-//! An async host (smol, tokio) sends with `send_blocking` /
-//! `shutdown_blocking` in `send` and `shutdown`, overrides `send_batch`
-//! with `block_on(host.send_batch(values.iter().copied()))`, and overrides
-//! `send_range` to run the whole loop as one task on its runtime (see
-//! [`TokioMpsc`](crate::tokio_peers::TokioMpsc) for the shape), so that
-//! a send costs what it costs a user inside the runtime.
+//! [`implementations`](crate::impls::implementations); the plugin is always
+//! [`SumPlugin`]. The std host sends from the calling thread, as crossbeam
+//! fan-out does. The async hosts send with `send_blocking` where a workload
+//! sends one message from the main thread (W2, W3, the idle workload), and
+//! run W1's whole sending loop as one task on their own executor or runtime
+//! ([`BenchHost::send_range`]), as their users would and as the async peers
+//! do, one `send(value).await` per message or one `send_batch` per batch.
 
+use std::ops::Range;
+
+use futures_lite::future::block_on;
 use plugbus_core::{Flow, LocalHost, Message, Plugin, Report};
+use tokio::runtime::Runtime;
 
 use crate::host::{BenchHost, Summer};
+
+/// Threads of the executor or runtime an async host runs on: one per core
+/// of the machine, as for the async peers.
+const THREADS: usize = 2;
 
 /// The benchmark plugin on every plugbus host: adds each payload into its
 /// summer, reading the message through the lent envelope.
@@ -96,5 +81,202 @@ impl BenchHost for LocalBench {
 
     fn shutdown(mut self: Box<Self>) -> Option<Vec<u64>> {
         handled(self.0.take().expect("shut down once").shutdown())
+    }
+}
+
+/// `plugbus_host_std::Host`: one OS thread per plugin; sends from the
+/// calling thread.
+#[derive(Debug)]
+pub(crate) struct StdBench(Option<plugbus_host_std::Host<u64>>);
+
+impl StdBench {
+    pub(crate) fn new() -> Self {
+        StdBench(Some(plugbus_host_std::Host::new()))
+    }
+
+    fn host(&mut self) -> &mut plugbus_host_std::Host<u64> {
+        self.0.as_mut().expect("the host is live until shutdown")
+    }
+}
+
+impl BenchHost for StdBench {
+    fn attach_sum_plugins(&mut self, summers: Vec<Summer>) {
+        let host = self.host();
+        for summer in summers {
+            host.attach(SumPlugin(summer))
+                .expect("a plugin thread starts");
+        }
+    }
+
+    fn send(&mut self, value: u64) {
+        self.host()
+            .send(value)
+            .expect("a host whose plugins all block never rejects");
+    }
+
+    fn send_batch(&mut self, values: &[u64]) {
+        self.host()
+            .send_batch(values.iter().copied())
+            .expect("a host whose plugins all block never rejects");
+    }
+
+    fn shutdown(mut self: Box<Self>) -> Option<Vec<u64>> {
+        handled(self.0.take().expect("shut down once").shutdown())
+    }
+}
+
+/// `values` cut into ranges of at most `batch` values, in order.
+fn batches(values: Range<u64>, batch: usize) -> impl Iterator<Item = Range<u64>> {
+    let batch = batch.max(1) as u64;
+    (values.start..values.end)
+        .step_by(batch as usize)
+        .map(move |start| start..values.end.min(start + batch))
+}
+
+/// `plugbus_host_smol::Host` on an executor it owns, run by [`THREADS`]
+/// threads.
+#[derive(Debug)]
+pub(crate) struct SmolBench(Option<plugbus_host_smol::Host<'static, u64>>);
+
+impl SmolBench {
+    pub(crate) fn new() -> Self {
+        let host = plugbus_host_smol::Builder::new()
+            .threads(THREADS)
+            .build()
+            .expect("a smol executor starts");
+        SmolBench(Some(host))
+    }
+
+    fn host(&mut self) -> &mut plugbus_host_smol::Host<'static, u64> {
+        self.0.as_mut().expect("the host is live until shutdown")
+    }
+}
+
+impl BenchHost for SmolBench {
+    fn attach_sum_plugins(&mut self, summers: Vec<Summer>) {
+        let host = self.host();
+        for summer in summers {
+            host.attach(SumPlugin(summer))
+                .expect("the default options always fit the ring");
+        }
+    }
+
+    fn send(&mut self, value: u64) {
+        self.host()
+            .send_blocking(value)
+            .expect("a host whose plugins all block never rejects");
+    }
+
+    fn send_batch(&mut self, values: &[u64]) {
+        block_on(self.host().send_batch(values.iter().copied()))
+            .expect("a host whose plugins all block never rejects");
+    }
+
+    /// Sends from a task on the host's executor, as a smol user would.
+    fn send_range(&mut self, values: Range<u64>, batch: usize) {
+        let host = self.host();
+        let sender = host.sender();
+        let executor = host.executor().expect("the host owns its executor");
+        let task = executor.spawn(async move {
+            if batch <= 1 {
+                for value in values {
+                    sender
+                        .send(value)
+                        .await
+                        .expect("a host whose plugins all block never rejects");
+                }
+            } else {
+                for range in batches(values, batch) {
+                    sender
+                        .send_batch(range)
+                        .await
+                        .expect("a host whose plugins all block never rejects");
+                }
+            }
+        });
+        block_on(task);
+    }
+
+    fn shutdown(mut self: Box<Self>) -> Option<Vec<u64>> {
+        handled(self.0.take().expect("shut down once").shutdown_blocking())
+    }
+}
+
+/// `plugbus_host_tokio::Host` on a multi-thread runtime with [`THREADS`]
+/// workers.
+#[derive(Debug)]
+pub(crate) struct TokioBench {
+    /// Declared before the runtime: shut down (or dropped) first.
+    host: Option<plugbus_host_tokio::Host<u64>>,
+    runtime: Runtime,
+}
+
+impl TokioBench {
+    pub(crate) fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(THREADS)
+            .build()
+            .expect("a tokio runtime starts");
+        TokioBench {
+            host: Some(plugbus_host_tokio::Host::with_handle(
+                runtime.handle().clone(),
+            )),
+            runtime,
+        }
+    }
+
+    fn host(&mut self) -> &mut plugbus_host_tokio::Host<u64> {
+        self.host.as_mut().expect("the host is live until shutdown")
+    }
+}
+
+impl BenchHost for TokioBench {
+    fn attach_sum_plugins(&mut self, summers: Vec<Summer>) {
+        let host = self.host();
+        for summer in summers {
+            host.attach(SumPlugin(summer))
+                .expect("the default options always fit the ring");
+        }
+    }
+
+    fn send(&mut self, value: u64) {
+        self.host()
+            .send_blocking(value)
+            .expect("a host whose plugins all block never rejects");
+    }
+
+    fn send_batch(&mut self, values: &[u64]) {
+        block_on(self.host().send_batch(values.iter().copied()))
+            .expect("a host whose plugins all block never rejects");
+    }
+
+    /// Sends from a task on the runtime, as a tokio user would.
+    fn send_range(&mut self, values: Range<u64>, batch: usize) {
+        let sender = self.host().sender();
+        let task = self.runtime.spawn(async move {
+            if batch <= 1 {
+                for value in values {
+                    sender
+                        .send(value)
+                        .await
+                        .expect("a host whose plugins all block never rejects");
+                }
+            } else {
+                for range in batches(values, batch) {
+                    sender
+                        .send_batch(range)
+                        .await
+                        .expect("a host whose plugins all block never rejects");
+                }
+            }
+        });
+        self.runtime
+            .block_on(task)
+            .expect("the sending task does not panic");
+    }
+
+    fn shutdown(mut self: Box<Self>) -> Option<Vec<u64>> {
+        let host = self.host.take().expect("shut down once");
+        handled(host.shutdown_blocking())
     }
 }

@@ -9,13 +9,14 @@
 //! bench w3 impl=<name> plugins=<n> kib_per_plugin=<x> rss_base_kib=<b> rss_kib=<r>
 //! bench w4 impl=<name> iterations=<n> median_us=<x> ratio_to_libloading=<r>
 //! bench w4 impl=<name> skipped reason="<why>"
+//! bench idle impl=<name> plugins=<n> cpu_ms=<x>
 //! ```
 //! A ratio whose reference was not measured prints as `na`.
 
 use std::fmt::Write as _;
 
 use crate::impls::{CROSSBEAM, FLOOR, Kind};
-use crate::{w1, w2, w3, w4};
+use crate::{idle, w1, w2, w3, w4};
 
 /// Everything one run measured.
 #[derive(Debug, Default)]
@@ -30,6 +31,7 @@ pub(crate) struct Results {
     pub(crate) w2: Vec<w2::Point>,
     pub(crate) w3: Vec<w3::Point>,
     pub(crate) w4: Vec<w4::Point>,
+    pub(crate) idle: Vec<idle::Point>,
 }
 
 fn ratio(value: f64, reference: Option<f64>) -> Option<f64> {
@@ -136,6 +138,15 @@ impl Results {
                 }
             };
         }
+        for p in &self.idle {
+            let _ = writeln!(
+                out,
+                "bench idle impl={} plugins={} cpu_ms={:.3}",
+                p.name,
+                p.plugins,
+                p.cpu_ms()
+            );
+        }
         out
     }
 
@@ -154,6 +165,7 @@ impl Results {
         self.w2_table(&mut out);
         self.w3_table(&mut out);
         self.w4_table(&mut out);
+        self.idle_table(&mut out);
         out
     }
 
@@ -295,6 +307,33 @@ impl Results {
                     writeln!(out, "| {name} | skipped: {reason} | | |")
                 }
             };
+        }
+        let _ = writeln!(out);
+    }
+
+    fn idle_table(&self, out: &mut String) {
+        if self.idle.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "Idle host, CPU time of the whole process (getrusage) while nothing was sent:\n"
+        );
+        let _ = writeln!(
+            out,
+            "| implementation | plugins | idle window, s | CPU ms | user ms | system ms |\n|---|---:|---:|---:|---:|---:|"
+        );
+        for p in &self.idle {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {:.3} | {:.3} | {:.3} |",
+                p.name,
+                p.plugins,
+                p.window.as_secs_f64(),
+                p.cpu_ms(),
+                p.user_us as f64 / 1e3,
+                p.sys_us as f64 / 1e3
+            );
         }
         let _ = writeln!(out);
     }

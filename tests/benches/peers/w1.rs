@@ -14,6 +14,8 @@ use crate::xcore::quick_round_trip_ns;
 pub(crate) struct Point {
     pub(crate) name: &'static str,
     pub(crate) kind: Kind,
+    /// Messages per `send_batch`; 1 for one send per message.
+    pub(crate) batch: usize,
     pub(crate) plugins: usize,
     /// Messages per run.
     pub(crate) messages: u64,
@@ -80,6 +82,7 @@ pub(crate) fn run(impls: &[Impl], options: &Options) -> Result<Vec<Point>, Failu
             let point = Point {
                 name: imp.name,
                 kind: imp.kind,
+                batch: imp.batch,
                 plugins,
                 messages: messages[i],
                 deliveries_per_s: median(&mut rates[i]),

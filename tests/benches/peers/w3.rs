@@ -2,10 +2,10 @@
 //! implementation measured in a child process of its own so that one
 //! implementation's freed-but-kept memory does not pollute the next.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::child;
 use crate::failure::{Failure, check_deliveries};
 use crate::host::{Signal, Tally};
 use crate::impls::{Impl, implementations};
@@ -77,48 +77,17 @@ pub(crate) fn child(name: &str, plugins: usize) -> Result<(), Failure> {
 
 /// The parent's side: runs one child per implementation.
 pub(crate) fn measure(imp: &Impl, plugins: usize) -> Result<Point, Failure> {
-    let exe = std::env::current_exe().map_err(|source| Failure::Io {
-        what: "find the benchmark's own executable".into(),
-        source,
-    })?;
-    let output = Command::new(&exe)
-        .arg("--w3-child")
-        .arg(imp.name)
-        .arg(plugins.to_string())
-        .output()
-        .map_err(|source| Failure::Io {
-            what: format!("run {}", exe.display()),
-            source,
-        })?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(Failure::Child {
-            implementation: imp.name.to_owned(),
-            reason: format!(
-                "{}: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        });
-    }
-    let field = |key: &str| -> Option<u64> {
-        stdout
-            .lines()
-            .find(|line| line.starts_with("w3-child "))?
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
-    };
-    let (Some(rss_base_kib), Some(rss_kib)) = (field("rss_base_kib"), field("rss_kib")) else {
-        return Err(Failure::Child {
-            implementation: imp.name.to_owned(),
-            reason: format!("no result line in {stdout:?}"),
-        });
-    };
+    let args = [
+        "--w3-child".to_owned(),
+        imp.name.to_owned(),
+        plugins.to_string(),
+    ];
+    let fields = child::run(imp.name, &args, "w3-child")?;
     Ok(Point {
         name: imp.name,
         plugins,
-        rss_base_kib,
-        rss_kib,
+        rss_base_kib: child::field(imp.name, &fields, "rss_base_kib")?,
+        rss_kib: child::field(imp.name, &fields, "rss_kib")?,
     })
 }
 
