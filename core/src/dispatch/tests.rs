@@ -216,5 +216,5 @@ fn lane_records_stay_small() {
     assert_eq!(core::mem::align_of::<super::bus::LaneShared<u64>>(), 64);
     assert!(shared <= 256, "LaneShared is {shared} bytes");
     let lane = core::mem::size_of::<Lane<u64>>();
-    assert!(lane <= 160, "Lane is {lane} bytes");
+    assert!(lane <= 128, "Lane is {lane} bytes");
 }

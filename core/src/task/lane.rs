@@ -77,7 +77,6 @@ where
     /// `None` once the report has gone to `finish`.
     lane: Option<Lane<M, S>>,
     id: PluginId,
-    bus: Arc<Bus<M, S>>,
     wake: Arc<TaskWake>,
     finish: Option<F>,
     idle_yields: u8,
@@ -109,7 +108,6 @@ where
         Ok(LaneTask {
             id: lane.id(),
             lane: Some(lane),
-            bus: bus.clone(),
             wake,
             finish: Some(finish),
             idle_yields: 0,
@@ -196,7 +194,7 @@ where
         let Some(mut lane) = self.lane.take() else {
             return;
         };
-        if self.bus.is_closed() {
+        if lane.bus_is_closed() {
             // Closed: nothing more can arrive, so draining ends.
             while lane.run(BATCH) != Step::Done {}
         }
