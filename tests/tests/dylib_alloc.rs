@@ -125,3 +125,26 @@ fn dylib_plugins_free_with_their_own_allocator() {
     );
     assert!(allocated > 0, "the tagging allocator is the host's");
 }
+
+/// The dynamic scenarios of the conformance suite on every host, under the
+/// tagging allocator: a foreign free on any host's lanes aborts this binary.
+macro_rules! on_every_host {
+    ($($name:ident: $family:ty),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                use plugbus_tests::conformance::scenarios;
+                scenarios::concat_dynamic::<$family>();
+                scenarios::dynamic_panic_is_isolated::<$family>();
+            }
+        )*
+    };
+}
+
+on_every_host! {
+    every_host_local: plugbus_tests::conformance::Local,
+    every_host_threads: plugbus_tests::conformance::Threads,
+    every_host_smol: plugbus_tests::conformance::Smol,
+    every_host_tokio_multi_thread: plugbus_tests::conformance::TokioMulti,
+    every_host_tokio_current_thread: plugbus_tests::conformance::TokioCurrent,
+}
