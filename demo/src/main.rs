@@ -10,9 +10,8 @@
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::error::Error;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use plugbus_commands::{Command, report};
+use plugbus_commands::{Command, report, scenario};
 use plugbus_core::Plugin;
 use plugbus_host_std::{DynamicPlugin, Host, load};
 
@@ -60,22 +59,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let (ask, replies) = report();
-    let commands = [
-        Some(Command::Concat(String::from("Hello, "))),
-        Some(Command::Concat(String::from("world"))),
-        None,
-        Some(Command::Print),
-        Some(Command::Clear),
-        Some(Command::Concat(String::from("plug"))),
-        None,
-        Some(Command::Concat(String::from("bus"))),
-        None,
-        Some(Command::Print),
-        Some(ask),
-        Some(Command::Exit),
-    ];
-    for command in commands {
-        host.send(command.unwrap_or_else(|| Command::Time(Instant::now())))?;
+    for command in scenario(ask) {
+        host.send(command)?;
         // Let the plugins catch up, so each `Time` measures one delivery
         // rather than a queue.
         std::thread::sleep(std::time::Duration::from_millis(2));

@@ -3,9 +3,8 @@
 
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use plugbus_commands::{Command, Summary, report};
+use plugbus_commands::{Command, SCENARIO_LEN, Summary, report, scenario};
 use plugbus_core::{LocalHost, Plugin, Report};
 use plugbus_host_std::{DynamicPlugin, LoadError, load};
 
@@ -73,7 +72,7 @@ pub struct Outcome {
 }
 
 /// The number of messages the scenario sends.
-pub const SCENARIO_MESSAGES: u64 = 12;
+pub const SCENARIO_MESSAGES: u64 = SCENARIO_LEN as u64;
 
 /// The text `concat` holds at the end of the scenario.
 pub const SCENARIO_TEXT: &str = "plugbus";
@@ -90,24 +89,8 @@ pub fn run_scenario(plugins: Vec<Box<dyn Plugin<Command>>>) -> Outcome {
         host.attach(plugin).expect("attach");
     }
     let (ask, replies) = report();
-    let commands = [
-        Some(Command::Concat(String::from("Hello, "))),
-        Some(Command::Concat(String::from("world"))),
-        None,
-        Some(Command::Print),
-        Some(Command::Clear),
-        Some(Command::Concat(String::from("plug"))),
-        None,
-        Some(Command::Concat(String::from("bus"))),
-        None,
-        Some(Command::Print),
-        Some(ask),
-        Some(Command::Exit),
-    ];
-    assert_eq!(commands.len() as u64, SCENARIO_MESSAGES);
-    for command in commands {
-        host.send(command.unwrap_or_else(|| Command::Time(Instant::now())))
-            .expect("send");
+    for command in scenario(ask) {
+        host.send(command).expect("send");
         host.run_until_idle();
     }
     let reports = host.shutdown();

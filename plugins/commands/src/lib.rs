@@ -103,3 +103,37 @@ pub fn report() -> (Command, mpsc::Receiver<Message<Summary>>) {
     });
     (Command::Report(reply), rx)
 }
+
+/// How many commands [`scenario`] sends.
+pub const SCENARIO_LEN: usize = 12;
+
+/// The `message_plugins` scenario, in the order to send it: texts joined
+/// and cleared, three `Time` messages, two `Print`s, the `Report` `ask` (see
+/// [`report`]) and `Exit`. Each `Time` is stamped when the iterator yields
+/// it, so send each command as soon as it comes.
+///
+/// ```
+/// use plugbus_commands::{Command, SCENARIO_LEN, report, scenario};
+///
+/// let (ask, _summaries) = report();
+/// let commands: Vec<Command> = scenario(ask).collect();
+/// assert_eq!(commands.len(), SCENARIO_LEN);
+/// assert!(matches!(commands[10], Command::Report(_)));
+/// ```
+pub fn scenario(ask: Command) -> impl Iterator<Item = Command> {
+    let mut ask = Some(ask);
+    (0..SCENARIO_LEN).filter_map(move |step| {
+        Some(match step {
+            0 => Command::Concat(String::from("Hello, ")),
+            1 => Command::Concat(String::from("world")),
+            3 | 9 => Command::Print,
+            4 => Command::Clear,
+            5 => Command::Concat(String::from("plug")),
+            7 => Command::Concat(String::from("bus")),
+            2 | 6 | 8 => Command::Time(Instant::now()),
+            // Step 10 comes once, so this takes the one `ask`.
+            10 => return ask.take(),
+            _ => Command::Exit,
+        })
+    })
+}

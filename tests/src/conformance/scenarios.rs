@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use plugbus_commands::{Command, report as ask_report};
+use plugbus_commands::{Command, report as ask_report, scenario};
 use plugbus_core::{
     AttachError, AttachOptions, Exit, Overflow, Plugin, PluginId, Report, SendError, Status,
     TrySendError, outbox,
@@ -523,22 +523,8 @@ fn concat_scenario<F: Family>(
         host.attach_with(plugin, AttachOptions::new()).unwrap();
     }
     let (ask, replies) = ask_report();
-    let commands = [
-        Some(Command::Concat(String::from("Hello, "))),
-        Some(Command::Concat(String::from("world"))),
-        None,
-        Some(Command::Print),
-        Some(Command::Clear),
-        Some(Command::Concat(String::from("plug"))),
-        None,
-        Some(Command::Concat(String::from("bus"))),
-        None,
-        Some(Command::Print),
-        Some(ask),
-        Some(Command::Exit),
-    ];
-    for command in commands {
-        host.send(command.unwrap_or_else(|| Command::Time(Instant::now())))
+    for command in scenario(ask) {
+        host.send(command)
             .unwrap_or_else(|e| panic!("{}: send: {e}", F::NAME));
         host.run_pending();
     }
