@@ -81,6 +81,23 @@ pub(crate) unsafe fn set_image_owner(owner: *const ImageOwner) {
     IMAGE_OWNER.store(owner.cast_mut(), Ordering::Release);
 }
 
+/// Clears the owner set by [`set_image_owner`] if it is still `expected`: a
+/// loader calls this when it lets go of a library, because a library that
+/// stays mapped after `dlclose` (a `thread_local!` with a destructor keeps it)
+/// would otherwise keep pointing at a freed owner. Comparing first leaves
+/// alone an owner that a later load of the same library installed.
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // only the export thunks call it
+pub(crate) fn clear_image_owner(expected: *const ImageOwner) {
+    // ORDERING: AcqRel/Acquire: ordered with `set_image_owner`'s Release and
+    // `Message::new`'s Acquire; the pointee is not touched here.
+    let _ = IMAGE_OWNER.compare_exchange(
+        expected.cast_mut(),
+        ptr::null_mut(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+}
+
 // SAFETY: a `Message<M>` hands out `&M` to any thread holding a clone and may
 // drop `M` on any thread, exactly like `Arc<M>`; that needs `M: Send + Sync`.
 unsafe impl<M: Send + Sync> Send for Message<M> {}

@@ -58,6 +58,7 @@ impl PluginVTable {
     pub const fn new<E: Export>() -> Self {
         PluginVTable {
             set_image_owner: vtable::set_image_owner,
+            clear_image_owner: vtable::clear_image_owner,
             construct: construct::<E>,
             name: name::<E>,
             wants: wants::<E>,

@@ -192,6 +192,13 @@ impl Drop for Image {
         // Under the lock, so no other thread opens this file meanwhile and
         // finds the mapping half closed.
         let _images = IMAGES.lock().unwrap_or_else(PoisonError::into_inner);
+        // The library may stay mapped after `close` (a `thread_local!` with a
+        // destructor on a living thread keeps it): it must not keep pointing
+        // at this image's owner, which is freed with `self`. Only cleared if
+        // still ours: a later load of the same file may have set its own.
+        // SAFETY: the vtable is a static of the still-loaded library; the
+        // thunk only compares and swaps a pointer, running no plugin code.
+        unsafe { (self.vtable().clear_image_owner)(&self.owner) };
         // SAFETY: the last plugin and envelope of this library are gone (they
         // each held the `Arc`), so none of its code can run any more. Taken
         // once, here.
