@@ -63,8 +63,8 @@ impl<M: Send + Sync + 'static> LocalHost<M> {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 
-    /// A host whose ring holds at least `capacity` messages (rounded up to a
-    /// power of two).
+    /// A host whose ring holds at least `capacity` messages (rounded up to a power of two, at most
+    /// [`MAX_HEAP_CAPACITY`](crate::ring::MAX_HEAP_CAPACITY)).
     pub fn with_capacity(capacity: usize) -> Self {
         Self::with_storage(Heap::with_capacity(capacity))
     }

@@ -94,7 +94,8 @@ impl<M: Send + Sync + 'static> Builder<M> {
         }
     }
 
-    /// How many messages the ring holds (rounded up to a power of two): how
+    /// How many messages the ring holds (rounded up to a power of two, at most
+    /// [`MAX_HEAP_CAPACITY`](plugbus_core::ring::MAX_HEAP_CAPACITY)): how
     /// far a blocking plugin may fall behind before senders wait.
     ///
     /// With more plugins than cores, a larger ring means larger batches and
@@ -172,8 +173,8 @@ impl<M: Send + Sync + 'static> Host<M> {
         Builder::new().build()
     }
 
-    /// A host whose ring holds at least `capacity` messages (rounded up to a
-    /// power of two).
+    /// A host whose ring holds at least `capacity` messages (rounded up to a power of two, at most
+    /// [`MAX_HEAP_CAPACITY`](plugbus_core::ring::MAX_HEAP_CAPACITY)).
     pub fn with_capacity(capacity: usize) -> Self {
         Builder::new().capacity(capacity).build()
     }

@@ -116,7 +116,8 @@ impl Builder {
     }
 
     /// The ring holds at least this many messages (rounded up to a power of
-    /// two): how far a `Block` plugin may lag before senders wait.
+    /// two, at most [`MAX_HEAP_CAPACITY`](plugbus_core::ring::MAX_HEAP_CAPACITY)):
+    /// how far a `Block` plugin may lag before senders wait.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self

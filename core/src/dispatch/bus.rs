@@ -102,8 +102,8 @@ enum Refusal {
 }
 
 impl<M: Send + Sync + 'static> Bus<M, Heap<M>> {
-    /// A bus whose ring holds at least `capacity` messages (rounded up to a
-    /// power of two).
+    /// A bus whose ring holds at least `capacity` messages (rounded up to a power of two, at most
+    /// [`MAX_HEAP_CAPACITY`](crate::ring::MAX_HEAP_CAPACITY)).
     pub fn with_capacity(capacity: usize) -> Arc<Self> {
         Self::new(Heap::with_capacity(capacity))
     }

@@ -7,6 +7,6 @@ mod wake;
 
 pub(crate) use padded::CachePadded;
 pub(crate) use storage::MAX_CAPACITY;
-pub use storage::{Fixed, Heap, Slot, Storage};
+pub use storage::{Fixed, Heap, MAX_HEAP_CAPACITY, Slot, Storage};
 pub(crate) use wake::NoWake;
 pub use wake::{TaskWake, Wake};

@@ -63,12 +63,21 @@ pub unsafe trait Storage<M>: Send + Sync {
 pub struct Heap<M>(Box<[Slot<M>]>);
 
 impl<M> Heap<M> {
-    /// Slots for at least `capacity` messages (at least 1), rounded up to a
-    /// power of two.
+    /// Slots for `capacity` messages rounded up to a power of two, at least
+    /// 1 and at most [`MAX_HEAP_CAPACITY`]: a capacity read from a user's
+    /// configuration cannot make the allocation fail.
     pub fn with_capacity(capacity: usize) -> Self {
-        let capacity = capacity.clamp(1, MAX_CAPACITY).next_power_of_two();
-        Heap((0..capacity).map(|_| Slot::new()).collect())
+        Heap((0..heap_len(capacity)).map(|_| Slot::new()).collect())
     }
+}
+
+/// The most slots [`Heap::with_capacity`] allocates: 4,194,304 (32 MiB of
+/// slots on a 64-bit target), far beyond what any lane can usefully lag.
+pub const MAX_HEAP_CAPACITY: usize = 1 << 22;
+
+/// The number of slots `Heap::with_capacity(capacity)` allocates.
+fn heap_len(capacity: usize) -> usize {
+    capacity.clamp(1, MAX_HEAP_CAPACITY).next_power_of_two()
 }
 
 /// The largest ring: sequence numbers wrap, and a lane's lag must stay far
@@ -133,5 +142,20 @@ impl<M, const N: usize> fmt::Debug for Fixed<M, N> {
 unsafe impl<M: Send + Sync, const N: usize> Storage<M> for Fixed<M, N> {
     fn slots(&self) -> &[Slot<M>] {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_HEAP_CAPACITY, heap_len};
+
+    #[test]
+    fn heap_capacity_is_a_bounded_power_of_two() {
+        assert_eq!(heap_len(0), 1);
+        assert_eq!(heap_len(1), 1);
+        assert_eq!(heap_len(1000), 1024);
+        assert_eq!(heap_len(1024), 1024);
+        assert_eq!(heap_len(MAX_HEAP_CAPACITY + 1), MAX_HEAP_CAPACITY);
+        assert_eq!(heap_len(usize::MAX), MAX_HEAP_CAPACITY);
     }
 }
