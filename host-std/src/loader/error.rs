@@ -193,7 +193,7 @@ impl LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path().display();
+        let path = OneLine(self.path().display());
         match self {
             LoadError::NotFound { .. } => write!(f, "cannot load plugin `{path}`: no such file"),
             LoadError::NotRegularFile { kind, .. } => {
@@ -215,7 +215,7 @@ impl fmt::Display for LoadError {
                     // reason is in its source.
                     let mut cause: Option<&dyn Error> = source.source();
                     while let Some(error) = cause {
-                        write!(f, ": {error}")?;
+                        write!(f, ": {}", OneLine(error))?;
                         cause = error.source();
                     }
                 }
@@ -231,7 +231,7 @@ impl fmt::Display for LoadError {
                     "cannot load plugin `{path}`: it has no plugbus descriptor: symbol `{symbol}` not found (the name comes from the file name; export_plugin! names it after the crate)"
                 )?;
                 if let Some(reason) = source.source() {
-                    write!(f, ": {reason}")?;
+                    write!(f, ": {}", OneLine(reason))?;
                 }
                 Ok(())
             }
@@ -263,15 +263,37 @@ impl fmt::Display for LoadError {
                 plugin, message, ..
             } => write!(
                 f,
-                "cannot load plugin `{path}`: plugin `{plugin}` refused its configuration: {message}"
+                "cannot load plugin `{path}`: plugin `{}` refused its configuration: {}",
+                OneLine(plugin),
+                OneLine(message)
             ),
             LoadError::ConstructorPanicked {
                 plugin, message, ..
             } => write!(
                 f,
-                "cannot load plugin `{path}`: plugin `{plugin}` panicked while being built: {message}"
+                "cannot load plugin `{path}`: plugin `{}` panicked while being built: {}",
+                OneLine(plugin),
+                OneLine(message)
             ),
         }
+    }
+}
+/// Shows text on one line whatever it holds: a path, a plugin's name or its
+/// error text may contain line breaks, and an error prints on one line.
+/// Control characters are escaped as in a Rust string (`\n`).
+struct OneLine<T>(T);
+
+impl<T: fmt::Display> fmt::Display for OneLine<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        for c in text.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -286,5 +308,26 @@ impl Error for LoadError {
             LoadError::NoDescriptor { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_stays_on_one_line() {
+        let error = LoadError::ConstructorFailed {
+            path: PathBuf::from("dir\nname/libp.so"),
+            plugin: String::from("multi\nline"),
+            message: String::from("first line\nsecond line\r\tend"),
+        };
+        let text = error.to_string();
+        assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
+        assert_eq!(
+            text,
+            "cannot load plugin `dir\\nname/libp.so`: plugin `multi\\nline` refused its \
+             configuration: first line\\nsecond line\\r\\tend"
+        );
     }
 }

@@ -47,7 +47,10 @@ impl LoadOptions {
     /// Whether to load from a unique copy (the default) or the file itself.
     /// Loading the file itself is only safe if nothing rewrites it while the
     /// library is loaded; loading the same file twice then shares one
-    /// mapping.
+    /// mapping. Nor may it be replaced while `load` runs: the file checks
+    /// read the file once, and the system loader opens the path again, so a
+    /// file renamed over it in between is loaded unchecked. The copy closes
+    /// that gap (the loader checks and loads its own private copy).
     pub fn copy(mut self, copy: bool) -> Self {
         self.copy = copy;
         self
