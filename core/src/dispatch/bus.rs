@@ -30,8 +30,6 @@ use crate::sync::{AtomicBool, AtomicUsize, Mutex, fence};
 pub struct Bus<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     /// The next sequence number to write; everything before it is published.
     tail: CachePadded<AtomicUsize>,
-    /// How many lanes have their sleep bit set.
-    sleepers: CachePadded<AtomicUsize>,
     /// How many senders wait for room.
     waiting_senders: AtomicUsize,
     closed: AtomicBool,
@@ -57,6 +55,10 @@ struct State<M> {
     reject_limit: usize,
     /// How many slots hold a message (grows to the capacity, then stays).
     live: usize,
+    /// Lanes that set their sleep bit since the last publication; the next
+    /// one wakes them. Its capacity is reserved at attach (one per lane, and
+    /// a lane is listed at most once), so listing never allocates.
+    sleepy: Vec<Arc<LaneShared<M>>>,
     next_id: u32,
 }
 
@@ -82,6 +84,8 @@ pub(crate) struct LaneShared<M> {
     /// Ring lanes: the first sequence not yet handled, published per batch.
     pub(crate) cursor: AtomicUsize,
     pub(crate) sleeping: AtomicBool,
+    /// In the bus's `sleepy` list (only changed under the send lock).
+    listed: AtomicBool,
     pub(crate) detach: AtomicBool,
     pub(crate) waker: Arc<dyn Wake>,
     /// Lossy lanes: their own bounded queue.
@@ -119,7 +123,6 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         );
         Arc::new(Bus {
             tail: CachePadded(AtomicUsize::new(0)),
-            sleepers: CachePadded(AtomicUsize::new(0)),
             waiting_senders: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             state: CachePadded(Mutex::new(State {
@@ -128,6 +131,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
                 block_limit: capacity,
                 reject_limit: capacity,
                 live: 0,
+                sleepy: Vec::new(),
                 next_id: 0,
             })),
             senders: Mutex::new(Senders::default()),
@@ -185,6 +189,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             capacity,
             cursor: AtomicUsize::new(tail),
             sleeping: AtomicBool::new(false),
+            listed: AtomicBool::new(false),
             detach: AtomicBool::new(false),
             waker,
             queue: (!ring_lane).then(|| Mutex::new(VecDeque::new())),
@@ -198,6 +203,9 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             Overflow::Reject if before(limit, state.reject_limit) => state.reject_limit = limit,
             _ => {}
         }
+        let lanes = state.ring.len() + state.lossy.len() + 1;
+        let listed = state.sleepy.len();
+        state.sleepy.reserve(lanes.saturating_sub(listed));
         if ring_lane {
             state.ring.push(shared.clone());
         } else {
@@ -255,7 +263,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             }
         };
         let old = self.write(&mut state, seq, message);
-        self.publish(&state, seq.wrapping_add(1));
+        self.publish(&mut state, seq.wrapping_add(1));
         drop(state);
         drop(old);
         Ok(())
@@ -294,7 +302,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             }
         }
         if sent > 0 {
-            self.publish(&state, seq);
+            self.publish(&mut state, seq);
         }
         drop(state);
         match refused {
@@ -383,20 +391,19 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
     }
 
     /// Makes everything below `tail` visible and wakes the lanes that sleep.
-    fn publish(&self, state: &State<M>, tail: usize) {
+    /// Called under the send lock, which a lane going to sleep also takes to
+    /// list itself ([`list_sleeper`](Bus::list_sleeper)): either it listed
+    /// itself first and is woken here, or it re-checks after this and sees
+    /// the new tail. Only listed lanes are looked at, so a send with nobody
+    /// asleep reads nothing but the list's length.
+    fn publish(&self, state: &mut State<M>, tail: usize) {
         // ORDERING: Release publishes the slots below `tail` to lanes that
-        // load it with Acquire. The SeqCst fence between this store and the
-        // load of `sleepers` pairs with the fence in `Lane::prepare_sleep`
-        // (between setting the sleep bit and re-reading the tail): either the
-        // lane sees this tail or we see its bit. Without the fences the store
-        // could sit in the store buffer while both sides read old values, and
-        // the lane would sleep forever.
+        // load it with Acquire.
         self.tail.store(tail, Ordering::Release);
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) != 0 {
-            for lane in state.ring.iter().chain(&state.lossy) {
-                lane.notify(&self.sleepers);
-            }
+        for lane in state.sleepy.drain(..) {
+            // ORDERING: `listed` only changes under the send lock.
+            lane.listed.store(false, Ordering::Relaxed);
+            lane.notify();
         }
     }
 
@@ -479,7 +486,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         // woken by us.
         self.closed.store(true, Ordering::SeqCst);
         for lane in state.ring.iter().chain(&state.lossy) {
-            lane.notify_always(&self.sleepers);
+            lane.notify();
         }
         drop(state);
         self.wake_senders();
@@ -501,7 +508,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         };
         // ORDERING: SeqCst like `close`: the lane's sleep check reads it.
         lane.detach.store(true, Ordering::SeqCst);
-        lane.notify_always(&self.sleepers);
+        lane.notify();
         true
     }
 
@@ -546,6 +553,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         let mut state = self.state.lock();
         state.ring.retain(|l| l.id != id);
         state.lossy.retain(|l| l.id != id);
+        state.sleepy.retain(|l| l.id != id);
         drop(state);
         self.wake_senders();
     }
@@ -555,8 +563,18 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         self.tail.load(order)
     }
 
-    pub(crate) fn sleepers(&self) -> &AtomicUsize {
-        &self.sleepers
+    /// Lists a lane that is about to sleep, under the send lock, and sets
+    /// its sleep bit: the next publication wakes it. The caller re-checks for
+    /// work afterwards; a publication that came first is then visible, since
+    /// the lock orders the two.
+    pub(crate) fn list_sleeper(&self, lane: &Arc<LaneShared<M>>) {
+        let mut state = self.state.lock();
+        // ORDERING: under the send lock, which orders this with `publish`;
+        // the waker's swap reads it.
+        lane.sleeping.store(true, Ordering::Relaxed);
+        if !lane.listed.swap(true, Ordering::Relaxed) {
+            state.sleepy.push(lane.clone());
+        }
     }
 
     /// The message at `seq`.
@@ -595,22 +613,13 @@ impl Refusal {
 }
 
 impl<M> LaneShared<M> {
-    /// Wakes the lane if it sleeps.
-    pub(crate) fn notify(&self, sleepers: &AtomicUsize) {
-        // ORDERING: a cheap Relaxed look first (after the caller's fence);
-        // the swap decides who takes the bit, so each sleep is woken once.
-        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
-            sleepers.fetch_sub(1, Ordering::Relaxed);
-            self.waker.wake();
-        }
-    }
-
-    /// Like `notify`, without the Relaxed shortcut: for close and detach,
-    /// whose flag store must be ordered before the bit check.
-    fn notify_always(&self, sleepers: &AtomicUsize) {
-        // ORDERING: SeqCst after the caller's SeqCst flag store.
+    /// Wakes the lane if its sleep bit is still set. The swap decides who
+    /// takes the bit (a publication, close, detach, or the lane cancelling),
+    /// so each sleep is woken once.
+    pub(crate) fn notify(&self) {
+        // ORDERING: SeqCst swap: close and detach store their flag before it,
+        // and the lane's own swap synchronises with it.
         if self.sleeping.swap(false, Ordering::SeqCst) {
-            sleepers.fetch_sub(1, Ordering::Relaxed);
             self.waker.wake();
         }
     }

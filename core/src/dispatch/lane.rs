@@ -7,8 +7,6 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::sync::atomic::Ordering;
 
-use crate::sync::fence;
-
 use super::bus::{Bus, LaneShared};
 use super::guard::guard;
 use super::stats::{Local, Report, Stats};
@@ -261,20 +259,16 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     ///
     /// An async host registers the task's waker before calling this.
     pub fn prepare_sleep(&self) -> bool {
-        // ORDERING: the SeqCst fence between setting the bit and re-reading
-        // the tail pairs with the sender's fence between publishing the tail
-        // and reading `sleepers` (`Bus::publish`): either the re-check sees
-        // the new tail, or the sender sees our bit. Acquire/release alone
-        // allows both to miss. Close and detach take the bit with SeqCst
-        // swaps, which synchronise with ours.
-        if !self.shared.sleeping.swap(true, Ordering::SeqCst) {
-            self.bus.sleepers().fetch_add(1, Ordering::Relaxed);
-        }
-        fence(Ordering::SeqCst);
+        // Listed under the send lock, then the re-check: a publication either
+        // came before the listing (and the re-check sees it) or after (and
+        // wakes us). Close and detach store their flag, then take the bit
+        // with a SeqCst swap; our re-check after listing sees the flag, or
+        // their swap sees the bit.
+        self.bus.list_sleeper(&self.shared);
         if self.has_work() {
-            if self.shared.sleeping.swap(false, Ordering::SeqCst) {
-                self.bus.sleepers().fetch_sub(1, Ordering::Relaxed);
-            }
+            // ORDERING: the swap decides between us and a waker; an entry
+            // left in the list is dropped by the next publication.
+            self.shared.sleeping.swap(false, Ordering::SeqCst);
             return false;
         }
         true
