@@ -5,10 +5,10 @@
 //! RUSTFLAGS="--cfg loom" cargo test -p plugbus-core --features std --release --test loom
 //! ```
 //!
-//! 1. A lane that finds nothing sets its sleep bit, fences, and re-checks;
-//!    the sender publishes, fences, and wakes the lanes whose bits it takes.
-//!    A lost wake-up leaves the lane parked forever, which loom reports as a
-//!    deadlock.
+//! 1. A lane that finds nothing sets its sleep bit and lists itself under
+//!    the send lock, then re-checks; the sender publishes under that lock
+//!    and wakes the listed lanes whose bits it takes. A lost wake-up leaves
+//!    the lane parked forever, which loom reports as a deadlock.
 //! 2. A sender that finds a `Block` lane full registers as waiting, fences,
 //!    and re-checks for room; the lane publishes its cursor, fences, and
 //!    wakes waiting senders.

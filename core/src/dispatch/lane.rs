@@ -237,7 +237,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     fn has_messages(&self) -> bool {
         match &self.shared.queue {
             Some(queue) => !queue.lock().is_empty(),
-            // ORDERING: Acquire; `prepare_sleep` fences before calling this.
+            // ORDERING: Acquire; `prepare_sleep` calls this after listing the
+            // lane under the send lock, which orders it with `publish`.
             None => self.bus.tail(Ordering::Acquire) != self.cursor,
         }
     }
