@@ -137,3 +137,39 @@ pub fn scenario(ask: Command) -> impl Iterator<Item = Command> {
         })
     })
 }
+
+/// A configuration option the example plugins do not understand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownOption(pub String);
+
+impl std::fmt::Display for UnknownOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown option `{}` (known: quiet)", self.0)
+    }
+}
+
+impl std::error::Error for UnknownOption {}
+
+/// Parses the example plugins' configuration: whitespace-separated options,
+/// of which only `quiet` (print nothing) exists. Returns whether it was given.
+///
+/// ```
+/// use plugbus_commands::{UnknownOption, quiet_option};
+///
+/// assert_eq!(quiet_option(" quiet "), Ok(true));
+/// assert_eq!(quiet_option(""), Ok(false));
+/// assert_eq!(quiet_option("loud"), Err(UnknownOption("loud".into())));
+/// ```
+///
+/// # Errors
+/// [`UnknownOption`] for anything else.
+pub fn quiet_option(config: &str) -> Result<bool, UnknownOption> {
+    let mut quiet = false;
+    for option in config.split_whitespace() {
+        match option {
+            "quiet" => quiet = true,
+            other => return Err(UnknownOption(other.to_owned())),
+        }
+    }
+    Ok(quiet)
+}

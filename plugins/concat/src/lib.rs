@@ -23,7 +23,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::fmt;
 use std::time::Duration;
 
 use plugbus_commands::{Command, Summary};
@@ -39,17 +38,7 @@ pub struct Concat {
     quiet: bool,
 }
 
-/// A configuration `Concat` does not understand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownOption(pub String);
-
-impl fmt::Display for UnknownOption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown option `{}` (known: quiet)", self.0)
-    }
-}
-
-impl std::error::Error for UnknownOption {}
+pub use plugbus_commands::UnknownOption;
 
 impl Concat {
     /// Builds the plugin from its configuration.
@@ -57,14 +46,10 @@ impl Concat {
     /// # Errors
     /// [`UnknownOption`] for anything but whitespace or `quiet`.
     pub fn new(config: &str) -> Result<Self, UnknownOption> {
-        let mut concat = Concat::default();
-        for option in config.split_whitespace() {
-            match option {
-                "quiet" => concat.quiet = true,
-                other => return Err(UnknownOption(other.to_owned())),
-            }
-        }
-        Ok(concat)
+        Ok(Concat {
+            quiet: plugbus_commands::quiet_option(config)?,
+            ..Concat::default()
+        })
     }
 
     /// What the plugin has seen so far.

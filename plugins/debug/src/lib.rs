@@ -20,7 +20,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::fmt;
 use std::time::Duration;
 
 use plugbus_commands::{Command, Summary};
@@ -35,17 +34,7 @@ pub struct Debug {
     quiet: bool,
 }
 
-/// A configuration `Debug` does not understand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownOption(pub String);
-
-impl fmt::Display for UnknownOption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown option `{}` (known: quiet)", self.0)
-    }
-}
-
-impl std::error::Error for UnknownOption {}
+pub use plugbus_commands::UnknownOption;
 
 impl Debug {
     /// Builds the plugin from its configuration.
@@ -53,14 +42,10 @@ impl Debug {
     /// # Errors
     /// [`UnknownOption`] for anything but whitespace or `quiet`.
     pub fn new(config: &str) -> Result<Self, UnknownOption> {
-        let mut debug = Debug::default();
-        for option in config.split_whitespace() {
-            match option {
-                "quiet" => debug.quiet = true,
-                other => return Err(UnknownOption(other.to_owned())),
-            }
-        }
-        Ok(debug)
+        Ok(Debug {
+            quiet: plugbus_commands::quiet_option(config)?,
+            ..Debug::default()
+        })
     }
 
     /// The counts so far.
