@@ -38,7 +38,7 @@ mod wake;
 #[allow(unsafe_code)]
 pub mod loader;
 
-pub use host::{Builder, Host};
+pub use host::{Builder, DEFAULT_CAPACITY, Host};
 pub use lane::LaneThread;
 pub use sender::Sender;
 
@@ -46,6 +46,6 @@ pub use sender::Sender;
 pub use loader::{DynamicPlugin, LoadError, LoadOptions, load, load_with};
 
 pub use plugbus_core::{
-    AttachError, AttachOptions, DEFAULT_CAPACITY, Exit, Flow, Message, Overflow, Plugin, PluginId,
-    PluginInfo, Report, SendError, Stats, Status, TrySendError,
+    AttachError, AttachOptions, Exit, Flow, Message, Overflow, Plugin, PluginId, PluginInfo,
+    Report, SendError, Stats, Status, TrySendError,
 };
