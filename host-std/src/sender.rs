@@ -125,18 +125,7 @@ impl<M: Send + Sync + 'static> Sender<M> {
     ) -> Result<(), SendError<Vec<M>>> {
         batch.clear();
         batch.extend(values.into_iter().map(Message::new));
-        while !batch.is_empty() {
-            match self.bus.try_send_batch(batch) {
-                Ok(_) => {}
-                Err(TrySendError::Full(())) => wait_for_room(&self.bus),
-                Err(TrySendError::Failed(error)) => {
-                    let rest = batch.drain(..).map(into_value).collect();
-                    return Err(error.map(|()| rest));
-                }
-                Err(_) => unreachable!("TrySendError has two variants"),
-            }
-        }
-        Ok(())
+        self.bus.send_batch_with(batch, wait_for_room)
     }
 
     /// Whether the host has shut down: every send fails from now on.
@@ -176,12 +165,4 @@ fn wait_for_room<M: Send + Sync + 'static>(bus: &Bus<M>) {
         thread::park();
     }
     bus.remove_waiting_sender(key);
-}
-
-/// The value of a message that was never published, so has one reference.
-fn into_value<M>(message: Message<M>) -> M {
-    match Message::try_unwrap(message) {
-        Ok(value) => value,
-        Err(_) => unreachable!("an unpublished message has a single reference"),
-    }
 }

@@ -134,7 +134,12 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
                 sleepy: Vec::new(),
                 next_id: 0,
             })),
-            senders: Mutex::new(Senders::default()),
+            // Room for a few waiting senders up front, so that a sender's
+            // first wait for room does not allocate on the send path.
+            senders: Mutex::new(Senders {
+                next: 0,
+                list: Vec::with_capacity(4),
+            }),
             storage,
             mask: capacity - 1,
         })
@@ -245,6 +250,33 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
                 Err(TrySendError::Failed(error)) => return Err(error.map(into_value)),
             }
         }
+    }
+
+    /// Sends every message of `batch` (unpublished envelopes, as
+    /// [`Message::new`] makes them), as few publications as the ring's room
+    /// allows, calling `wait` whenever a `Block` lane is full and retrying
+    /// after it returns: the batch twin of [`send_with`](Bus::send_with).
+    /// `batch` is empty afterwards.
+    ///
+    /// # Errors
+    /// As [`send_with`](Bus::send_with), with the values that were not sent,
+    /// in order; every value before them was sent.
+    pub fn send_batch_with(
+        &self,
+        batch: &mut VecDeque<Message<M>>,
+        mut wait: impl FnMut(&Self),
+    ) -> Result<(), SendError<Vec<M>>> {
+        while !batch.is_empty() {
+            match self.try_send_batch(batch) {
+                Ok(_) => {}
+                Err(TrySendError::Full(())) => wait(self),
+                Err(TrySendError::Failed(error)) => {
+                    let unsent = batch.drain(..).map(into_value).collect();
+                    return Err(error.map(|()| unsent));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Publishes a message to every lane, or says why not without waiting.
