@@ -129,13 +129,14 @@ impl core::fmt::Display for Exit {
     }
 }
 
-/// A plugin's id within one host, unique for the host's lifetime.
+/// A plugin's id within one host, unique for the host's lifetime: ids are
+/// 64-bit and never reused, so an id handed out once names one plugin only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PluginId(pub(crate) u32);
+pub struct PluginId(pub(crate) u64);
 
 impl PluginId {
     /// The id as a number.
-    pub fn get(self) -> u32 {
+    pub fn get(self) -> u64 {
         self.0
     }
 }

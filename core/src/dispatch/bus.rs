@@ -59,7 +59,9 @@ struct State<M> {
     /// one wakes them. Its capacity is reserved at attach (one per lane, and
     /// a lane is listed at most once), so listing never allocates.
     sleepy: Vec<Arc<LaneShared<M>>>,
-    next_id: u32,
+    /// The next plugin's id. 64-bit and never wrapped, so an id names one
+    /// lane for the host's life; lanes leave by identity, never by id.
+    next_id: u64,
 }
 
 /// Senders waiting for room, with the key the next one gets.
@@ -184,7 +186,12 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             return Err(AttachError::Closed);
         }
         let id = PluginId(state.next_id);
-        state.next_id = state.next_id.wrapping_add(1);
+        // 2^64 attaches take centuries; should it ever happen, refusing to
+        // reuse an id is the only sound answer.
+        state.next_id = state
+            .next_id
+            .checked_add(1)
+            .expect("plugin ids exhausted after 2^64 attaches");
         // ORDERING: the tail only changes under the state lock.
         let tail = self.tail.load(Ordering::Relaxed);
         let shared = Arc::new(LaneShared {
@@ -580,14 +587,24 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         self.len() == 0
     }
 
-    /// Removes a lane that exited; it no longer gates the sender.
-    pub(crate) fn remove(&self, id: PluginId) {
+    /// Removes a lane that exited; it no longer gates the sender. By the
+    /// lane's identity (its shared record), never by id: removing another
+    /// live lane would let the sender overwrite the slot it reads.
+    pub(crate) fn remove(&self, lane: &Arc<LaneShared<M>>) {
         let mut state = self.state.lock();
-        state.ring.retain(|l| l.id != id);
-        state.lossy.retain(|l| l.id != id);
-        state.sleepy.retain(|l| l.id != id);
+        let other = |l: &Arc<LaneShared<M>>| !Arc::ptr_eq(l, lane);
+        state.ring.retain(other);
+        state.lossy.retain(other);
+        state.sleepy.retain(other);
         drop(state);
         self.wake_senders();
+    }
+
+    /// Makes the next attach hand out `next` as its id: lets tests give two
+    /// lanes the same id, which 64-bit ids that never wrap otherwise rule out.
+    #[cfg(test)]
+    pub(crate) fn set_next_id(&self, next: u64) {
+        self.state.lock().next_id = next;
     }
 
     /// The published tail.

@@ -321,7 +321,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             return;
         }
         self.exit = Some(exit);
-        self.bus.remove(self.shared.id);
+        self.bus.remove(&self.shared);
         if let Some(mut plugin) = self.plugin.take() {
             if exit != Exit::Panicked && self.started {
                 if let Err(panic) = guard(|| plugin.on_detach(exit)) {

@@ -218,3 +218,82 @@ fn lane_records_stay_small() {
     let lane = core::mem::size_of::<Lane<u64>>();
     assert!(lane <= 128, "Lane is {lane} bytes");
 }
+
+/// Sends into its own bus from inside its handler, then reads the message it
+/// was lent: if the send overwrote that message's slot, the read is a
+/// use-after-free (miri reports it; natively the test's assertion fails).
+struct SendsFromHandler {
+    bus: Arc<Bus<u64, Fixed<u64, 1>>>,
+    outcomes: Arc<Mutex<Vec<bool>>>,
+}
+
+impl Plugin<u64> for SendsFromHandler {
+    fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+        let sent = self.bus.try_send(**message + 1).is_ok();
+        assert_eq!(**message, 7, "the lent message was overwritten");
+        self.outcomes.lock().unwrap().push(sent);
+        Flow::Continue
+    }
+}
+
+/// Issue 17, item 1: two lanes with the same id (ids used to be a `u32`
+/// that wrapped after 2^32 attaches; the test hook stands in for that). When
+/// the second one leaves, the first must keep gating the sender: lanes leave
+/// by identity, not by id.
+#[test]
+fn a_lane_leaving_never_removes_another_with_the_same_id() {
+    let bus = Bus::new(Fixed::<u64, 1>::new());
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let plugin = SendsFromHandler {
+        bus: bus.clone(),
+        outcomes: outcomes.clone(),
+    };
+    let mut first = bus
+        .attach(Box::new(plugin), AttachOptions::new(), Arc::new(NoWake))
+        .unwrap();
+    bus.set_next_id(first.id().get());
+    let (other, _) = collector_u64();
+    let second = bus
+        .attach(other, AttachOptions::new(), Arc::new(NoWake))
+        .unwrap();
+    assert_eq!(first.id(), second.id());
+    drop(second.finish());
+    bus.try_send(7).unwrap();
+    // The first lane reads slot 0 while its handler tries to send the
+    // message that would reuse it: the ring is full for the first lane.
+    assert_eq!(first.run(1), Step::Ran(1));
+    assert_eq!(*outcomes.lock().unwrap(), [false]);
+    bus.close();
+    while first.run(8) != Step::Done {}
+    assert_eq!(first.finish().stats.handled, 1);
+}
+
+/// A `u64` plugin that only counts.
+fn collector_u64() -> (Box<dyn Plugin<u64>>, Arc<AtomicUsize>) {
+    struct Count(Arc<AtomicUsize>);
+    impl Plugin<u64> for Count {
+        fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Flow::Continue
+        }
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    (Box::new(Count(count.clone())), count)
+}
+
+/// Ids count up and are 64-bit: the attach after id `u32::MAX` gets
+/// `u32::MAX + 1`, not 0.
+#[test]
+fn plugin_ids_do_not_wrap_at_32_bits() {
+    let bus = Bus::new(Fixed::<u64, 1>::new());
+    bus.set_next_id(u64::from(u32::MAX));
+    let (a, _) = collector_u64();
+    let (b, _) = collector_u64();
+    let a = bus
+        .attach(a, AttachOptions::new(), Arc::new(NoWake))
+        .unwrap();
+    let b = bus
+        .attach(b, AttachOptions::new(), Arc::new(NoWake))
+        .unwrap();
+    assert_eq!((a.id().get(), b.id().get()), (u64::from(u32::MAX), 1 << 32));
+}

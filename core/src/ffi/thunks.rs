@@ -175,7 +175,7 @@ unsafe extern "C" fn handle<E: Export>(
 
 unsafe extern "C" fn on_attach<E: Export>(
     plugin: *mut c_void,
-    id: u32,
+    id: u64,
     sink: ByteSink<'_>,
 ) -> Code {
     // SAFETY: the table's contract.
@@ -211,6 +211,7 @@ mod tests {
     struct Counter {
         seen: u64,
         panic_at: u64,
+        id: Option<PluginId>,
     }
 
     impl Plugin<u64> for Counter {
@@ -226,6 +227,9 @@ mod tests {
         fn name(&self) -> &str {
             "counter"
         }
+        fn on_attach(&mut self, id: PluginId) {
+            self.id = Some(id);
+        }
     }
 
     struct Exported;
@@ -234,7 +238,11 @@ mod tests {
         type Plugin = Counter;
         fn construct(config: &str) -> Result<Counter, String> {
             let panic_at = config.parse().map_err(|e| format!("panic_at: {e}"))?;
-            Ok(Counter { seen: 0, panic_at })
+            Ok(Counter {
+                seen: 0,
+                panic_at,
+                id: None,
+            })
         }
     }
 
@@ -305,6 +313,10 @@ mod tests {
                 ByteSink::new(&mut text),
             );
             assert_eq!((code, wanted), (Code::OK, 1));
+            // Ids are 64-bit on both sides of the boundary (ABI version 3).
+            let code = (VTABLE.on_attach)(plugin, 1 << 40, ByteSink::new(&mut text));
+            assert_eq!(code, Code::OK);
+            assert_eq!((*plugin.cast::<Counter>()).id, Some(PluginId(1 << 40)));
             assert_eq!((VTABLE.destroy)(plugin, ByteSink::new(&mut text)), Code::OK);
         }
     }

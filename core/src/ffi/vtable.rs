@@ -187,8 +187,8 @@ pub struct PluginVTable {
     /// Runs the handler on `*const Message<M>`; writes the flow.
     pub handle:
         unsafe extern "C" fn(*mut c_void, *const c_void, *mut RawFlow, ByteSink<'_>) -> Code,
-    /// Runs `on_attach` with the plugin's id.
-    pub on_attach: unsafe extern "C" fn(*mut c_void, u32, ByteSink<'_>) -> Code,
+    /// Runs `on_attach` with the plugin's id (64-bit since ABI version 3).
+    pub on_attach: unsafe extern "C" fn(*mut c_void, u64, ByteSink<'_>) -> Code,
     /// Runs `on_detach`.
     pub on_detach: unsafe extern "C" fn(*mut c_void, RawExit, ByteSink<'_>) -> Code,
     /// Drops the plugin with the library's own allocator.

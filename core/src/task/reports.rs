@@ -142,7 +142,7 @@ mod tests {
     use crate::plugin::{Exit, PluginId};
     use crate::task::test_support::no_waker;
 
-    fn report(id: u32) -> Report {
+    fn report(id: u64) -> Report {
         Report {
             id: PluginId(id),
             name: String::from("lane"),
@@ -169,7 +169,7 @@ mod tests {
         let Poll::Ready(all) = collect.as_mut().poll(&mut cx) else {
             panic!("every sink is gone");
         };
-        let ids: Vec<u32> = all.iter().map(|r| r.id.get()).collect();
+        let ids: Vec<u64> = all.iter().map(|r| r.id.get()).collect();
         assert_eq!(ids, [0, 1]);
     }
 

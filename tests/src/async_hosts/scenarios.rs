@@ -32,7 +32,7 @@ pub fn broadcast_reaches_every_plugin_exactly_once<B: Bed>(bed: &B) {
     });
     assert_eq!(reports.len(), 64, "{on}");
     for (i, report) in reports.iter().enumerate() {
-        assert_eq!(report.id.get(), i as u32, "{on}");
+        assert_eq!(report.id.get(), i as u64, "{on}");
         assert_eq!(report.exit, Exit::Shutdown, "{on}");
         assert_eq!(report.stats.received, 10_000, "{on}");
         assert_eq!(report.stats.handled, 10_000, "{on}");
