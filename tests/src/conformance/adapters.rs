@@ -180,10 +180,30 @@ impl Family for TokioMulti {
     const CONCURRENT: bool = true;
     type Host<M: Send + Sync + 'static> = TokioHost<M>;
     fn host<M: Send + Sync + 'static>(capacity: usize) -> TokioHost<M> {
+        const WORKERS: usize = 2;
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = started.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(WORKERS)
+            .on_thread_start(move || {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
             .build()
             .expect("start a tokio runtime");
+        // Every worker thread running before the host is used: on a loaded
+        // machine a worker may start only after the first messages went
+        // through the other one, and its thread start-up (the standard
+        // library allocates the thread's name for its stack-overflow
+        // handler) then fell inside `tests/allocations.rs`'s measurement.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while started.load(std::sync::atomic::Ordering::SeqCst) < WORKERS {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: timed out waiting for the runtime's worker threads to start",
+                Self::NAME
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         TokioHost::on(runtime, capacity, false)
     }
 }
