@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ];
     }
 
-    let mut host = Host::new();
+    let host = Host::new();
     for path in &paths {
         // SAFETY: the plugins are this workspace's examples (or libraries
         // the user named on the command line and vouches for).

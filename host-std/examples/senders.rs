@@ -23,7 +23,7 @@ const PLUGINS: usize = 16;
 const MESSAGES: u64 = 2_000_000;
 
 fn run(senders: u64) -> f64 {
-    let mut host = Host::new();
+    let host = Host::new();
     for _ in 0..PLUGINS {
         host.attach(Sum(0)).expect("attach");
     }

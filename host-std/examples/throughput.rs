@@ -95,7 +95,7 @@ enum Send {
 }
 
 fn host(plugins: usize, n: u64, builder: &Builder<u64>, send: Send) -> Duration {
-    let mut host: Host<u64> = builder.clone().build();
+    let host: Host<u64> = builder.clone().build();
     let total = Arc::new(AtomicU64::new(0));
     for _ in 0..plugins {
         host.attach(Sum {
@@ -281,7 +281,7 @@ fn crossbeam_latency(plugins: usize) -> Vec<Duration> {
 
 fn host_latency(plugins: usize, builder: &Builder<u64>) -> Vec<Duration> {
     let counter = Arc::new(AtomicU64::new(0));
-    let mut host: Host<u64> = builder.clone().build();
+    let host: Host<u64> = builder.clone().build();
     for _ in 0..plugins {
         host.attach(Tally(counter.clone())).expect("attach");
     }

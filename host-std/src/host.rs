@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use plugbus_core::{
@@ -41,7 +42,7 @@ use crate::sender::Sender;
 ///     }
 /// }
 ///
-/// let mut host = Host::new();
+/// let host = Host::new();
 /// let a = host.attach(Sum(0))?;
 /// let b = host.attach(Sum(0))?;
 /// for n in 1..=10 {
@@ -55,12 +56,18 @@ use crate::sender::Sender;
 /// ```
 pub struct Host<M: Send + Sync + 'static> {
     sender: Sender<M>,
-    /// The threads of the lanes not joined yet.
-    lanes: Vec<JoinHandle<Report>>,
-    /// Reports of lanes already joined.
-    reports: Vec<Report>,
+    /// Behind a lock so that attaching takes `&self`, as on every host; held
+    /// only to push or reap a handle, never while a plugin runs.
+    lanes: Mutex<Lanes>,
     /// How a new lane's thread starts.
     lane_thread: LaneThread,
+}
+
+/// The threads of the lanes not joined yet, and the reports of those joined.
+#[derive(Default)]
+struct Lanes {
+    running: Vec<JoinHandle<Report>>,
+    reports: Vec<Report>,
 }
 
 /// Configures a [`Host`] before it starts.
@@ -157,8 +164,7 @@ impl<M: Send + Sync + 'static> Builder<M> {
     pub fn build(self) -> Host<M> {
         Host {
             sender: Sender::new(Bus::with_capacity(self.capacity)),
-            lanes: Vec::new(),
-            reports: Vec::new(),
+            lanes: Mutex::new(Lanes::default()),
             lane_thread: self.lane_thread(),
         }
     }
@@ -204,7 +210,7 @@ impl<M: Send + Sync + 'static> Host<M> {
     ///
     /// # Errors
     /// See [`attach_with`](Host::attach_with).
-    pub fn attach(&mut self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
+    pub fn attach(&self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
         self.attach_with(plugin, AttachOptions::new())
     }
 
@@ -216,16 +222,17 @@ impl<M: Send + Sync + 'static> Host<M> {
     /// [`AttachError::Spawn`] with the system's reason if the thread cannot
     /// be started (the plugin is dropped, and no message waits for it).
     pub fn attach_with(
-        &mut self,
+        &self,
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        self.reap();
         let bus = self.sender.bus();
         let (id, thread) = self
             .lane_thread
             .spawn(bus, Box::new(plugin), options, |r| r)?;
-        self.lanes.push(thread);
+        let mut lanes = self.lanes();
+        lanes.reap();
+        lanes.running.push(thread);
         Ok(id)
     }
 
@@ -246,11 +253,15 @@ impl<M: Send + Sync + 'static> Host<M> {
         self.sender.try_send(value)
     }
 
-    /// Sends many messages in order, as few publications as fit the ring.
+    /// Sends many messages in order, as few publications as fit the ring;
+    /// returns how many were sent.
     ///
     /// # Errors
     /// See [`Sender::send_batch`].
-    pub fn send_batch(&self, values: impl IntoIterator<Item = M>) -> Result<(), SendError<Vec<M>>> {
+    pub fn send_batch(
+        &self,
+        values: impl IntoIterator<Item = M>,
+    ) -> Result<usize, SendError<Vec<M>>> {
         self.sender.send_batch(values)
     }
 
@@ -287,30 +298,39 @@ impl<M: Send + Sync + 'static> Host<M> {
 
     fn shut_down(&mut self) -> Vec<Report> {
         self.sender.bus().close();
+        let lanes = self.lanes.get_mut().unwrap_or_else(PoisonError::into_inner);
         let current = thread::current().id();
-        for lane in self.lanes.drain(..) {
+        for lane in lanes.running.drain(..) {
             // A plugin that owns its host and drops it on its own thread
             // cannot join itself; it is finishing already.
             if lane.thread().id() == current {
                 continue;
             }
             if let Ok(report) = lane.join() {
-                self.reports.push(report);
+                lanes.reports.push(report);
             }
         }
-        let mut reports = std::mem::take(&mut self.reports);
+        let mut reports = std::mem::take(&mut lanes.reports);
         reports.sort_by_key(|r| r.id);
         reports
     }
 
+    fn lanes(&self) -> MutexGuard<'_, Lanes> {
+        // Nothing panics while the lock is held (pushing a handle, joining
+        // a finished thread); if something did, the list is still whole.
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Lanes {
     /// Joins the threads of plugins that have already left, keeping their
     /// reports, so a host that attaches and detaches often holds no dead
     /// threads.
     fn reap(&mut self) {
         let mut i = 0;
-        while i < self.lanes.len() {
-            if self.lanes[i].is_finished() {
-                let lane = self.lanes.swap_remove(i);
+        while i < self.running.len() {
+            if self.running[i].is_finished() {
+                let lane = self.running.swap_remove(i);
                 if let Ok(report) = lane.join() {
                     self.reports.push(report);
                 }
@@ -361,7 +381,7 @@ impl<M: Send + Sync + 'static> fmt::Debug for Host<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Host")
             .field("bus", self.sender.bus())
-            .field("threads", &self.lanes.len())
+            .field("threads", &self.lanes().running.len())
             .finish_non_exhaustive()
     }
 }

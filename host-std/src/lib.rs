@@ -13,7 +13,7 @@
 //!     }
 //! }
 //!
-//! let mut host = Host::new();
+//! let host = Host::new();
 //! host.attach(Shout)?;
 //! host.send("hello".to_string())?;
 //! let reports = host.shutdown(); // drains, then joins the plugin's thread

@@ -35,7 +35,7 @@ const YIELDS_BEFORE_PARK: u32 = 8;
 ///     }
 /// }
 ///
-/// let mut host = Host::new();
+/// let host = Host::new();
 /// host.attach(Count(0)).unwrap();
 /// let threads: Vec<_> = (0..3)
 ///     .map(|t| {
@@ -99,12 +99,31 @@ impl<M: Send + Sync + 'static> Sender<M> {
     /// Sends many messages, in order, publishing as many as fit at once:
     /// lanes see each publication as one batch, and sleeping lanes are woken
     /// once per publication rather than once per message. Waits for room
-    /// like [`send`](Sender::send).
+    /// like [`send`](Sender::send). Returns how many were sent.
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_host_std::{Flow, Host, Message, Plugin};
+    /// # struct Count;
+    /// # impl Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+    /// #         Flow::Continue
+    /// #     }
+    /// # }
+    /// let host = Host::new();
+    /// host.attach(Count)?;
+    /// assert_eq!(host.sender().send_batch(0..100)?, 100);
+    /// assert_eq!(host.shutdown()[0].stats.handled, 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`send`](Sender::send), with the values that were not sent, in
     /// order; every value before them was sent.
-    pub fn send_batch(&self, values: impl IntoIterator<Item = M>) -> Result<(), SendError<Vec<M>>> {
+    pub fn send_batch(
+        &self,
+        values: impl IntoIterator<Item = M>,
+    ) -> Result<usize, SendError<Vec<M>>> {
         match self.scratch.try_lock() {
             Ok(mut scratch) => self.send_all(&mut scratch, values),
             Err(TryLockError::Poisoned(poisoned)) => {
@@ -122,10 +141,12 @@ impl<M: Send + Sync + 'static> Sender<M> {
         &self,
         batch: &mut VecDeque<Message<M>>,
         values: impl IntoIterator<Item = M>,
-    ) -> Result<(), SendError<Vec<M>>> {
+    ) -> Result<usize, SendError<Vec<M>>> {
         batch.clear();
         batch.extend(values.into_iter().map(Message::new));
-        self.bus.send_batch_with(batch, wait_for_room)
+        let count = batch.len();
+        self.bus.send_batch_with(batch, wait_for_room)?;
+        Ok(count)
     }
 
     /// Whether the host has shut down: every send fails from now on.

@@ -58,7 +58,7 @@ fn broadcast_from_several_threads_reaches_every_plugin_exactly_once_in_order() {
     const SENDERS: u32 = 4;
     const EACH: u64 = 20_000;
     // A small ring, so senders really wait for the lanes.
-    let mut host = Host::with_capacity(64);
+    let host = Host::with_capacity(64);
     let result = Arc::new(Mutex::new(Vec::new()));
     for _ in 0..PLUGINS {
         host.attach(Checker {
@@ -99,7 +99,7 @@ fn broadcast_from_several_threads_reaches_every_plugin_exactly_once_in_order() {
 
 #[test]
 fn send_batch_delivers_every_message_in_order() {
-    let mut host = Host::with_capacity(16);
+    let host = Host::with_capacity(16);
     let result = Arc::new(Mutex::new(Vec::new()));
     for _ in 0..3 {
         host.attach(Checker {
@@ -110,8 +110,8 @@ fn send_batch_delivers_every_message_in_order() {
     }
     // Batches larger than the ring are split over several publications.
     for start in (0..10_000u64).step_by(100) {
-        host.send_batch((start..start + 100).map(|seq| (7, seq)))
-            .unwrap();
+        let sent = host.send_batch((start..start + 100).map(|seq| (7, seq)));
+        assert_eq!(sent.unwrap(), 100);
     }
     let reports = host.shutdown();
     assert!(reports.iter().all(|r| r.stats.handled == 10_000));
@@ -143,9 +143,31 @@ impl Plugin<u64> for Count {
 }
 
 #[test]
+fn threads_sharing_the_host_attach_and_send_through_it() {
+    // `attach` takes `&self`, as on every host: a shared host needs no lock.
+    let host = Host::<u64>::with_capacity(64);
+    let count = Arc::new(AtomicU64::new(0));
+    thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                host.attach(Count(count.clone())).unwrap();
+                assert_eq!(host.send_batch(0..10).unwrap(), 10);
+            });
+        }
+    });
+    let reports = host.shutdown();
+    assert_eq!(reports.len(), 4);
+    // Each plugin sees what was sent after it attached: from 10 to 40.
+    let handled: u64 = reports.iter().map(|r| r.stats.handled).sum();
+    assert_eq!(handled, count.load(Ordering::Relaxed));
+    assert!(reports.iter().all(|r| (10..=40).contains(&r.stats.handled)));
+    assert!(reports.iter().any(|r| r.stats.handled == 40));
+}
+
+#[test]
 fn block_never_loses_a_message_under_a_slow_plugin() {
     const SENT: u64 = 1_000;
-    let mut host = Host::with_capacity(8);
+    let host = Host::with_capacity(8);
     let slow = Arc::new(AtomicU64::new(0));
     let fast = Arc::new(AtomicU64::new(0));
     let slow_id = host.attach(Slow { seen: slow.clone() }).unwrap();
@@ -217,7 +239,7 @@ fn wait_closed(sender: &Sender<u64>) {
 #[test]
 fn shutdown_drains_what_was_queued_before_it() {
     const SENT: u64 = 500;
-    let mut host = Host::with_capacity(1024);
+    let host = Host::with_capacity(1024);
     let count = Arc::new(AtomicU64::new(0));
     let (plugin, open) = Gated::new(count.clone(), Arc::new(()));
     let id = host.attach(plugin).unwrap();
@@ -254,7 +276,7 @@ fn thread_names() -> Vec<String> {
 fn drop_without_shutdown_drains_and_joins() {
     const SENT: u64 = 300;
     const NAME: &str = "drop-joins";
-    let mut host = Host::new();
+    let host = Host::new();
     let count = Arc::new(AtomicU64::new(0));
     let alive = Arc::new(());
     let (plugin, open) = Gated::new(count.clone(), alive.clone());
@@ -289,7 +311,7 @@ fn a_thread_that_cannot_be_spawned_is_an_attach_error() {
     } else {
         usize::MAX / 2
     };
-    let mut host = Host::<u64>::builder().capacity(4).stack_size(stack).build();
+    let host = Host::<u64>::builder().capacity(4).stack_size(stack).build();
     let alive = Arc::new(());
     let (plugin, _open) = Gated::new(Arc::new(AtomicU64::new(0)), alive.clone());
     match host.attach(plugin) {
@@ -320,7 +342,7 @@ fn a_thread_that_cannot_be_spawned_is_an_attach_error() {
 
 #[test]
 fn try_send_reports_full_without_waiting() {
-    let mut host = Host::with_capacity(4);
+    let host = Host::with_capacity(4);
     let count = Arc::new(AtomicU64::new(0));
     let (plugin, open) = Gated::new(count.clone(), Arc::new(()));
     host.attach(plugin).unwrap();
@@ -359,7 +381,7 @@ impl Plugin<u64> for WhereAmI {
 #[test]
 fn each_plugin_runs_on_a_thread_named_after_it() {
     let names = Arc::new(Mutex::new(Vec::new()));
-    let mut host = Host::new();
+    let host = Host::new();
     host.attach(WhereAmI(names.clone())).unwrap();
     host.attach_with(
         WhereAmI(names.clone()),
@@ -425,7 +447,7 @@ impl Drop for Panicker {
 #[test]
 fn panics_are_caught_on_the_plugin_thread_and_reported() {
     const SENT: u64 = 10;
-    let mut host = Host::new();
+    let host = Host::new();
     let attach = host.attach(Panicker(Panic::InAttach, 0)).unwrap();
     let third = host.attach(Panicker(Panic::AtThirdMessage, 0)).unwrap();
     let on_drop = host.attach(Panicker(Panic::InDrop, 0)).unwrap();
@@ -479,7 +501,7 @@ impl Plugin<u64> for Quitter {
 
 #[test]
 fn shutdown_reports_every_plugin_by_id_also_those_that_left_earlier() {
-    let mut host = Host::with_capacity(8);
+    let host = Host::with_capacity(8);
     let quitter = host.attach(Quitter(3)).unwrap();
     let removed = host.attach(Count(Arc::new(AtomicU64::new(0)))).unwrap();
     for i in 0..5 {
@@ -516,7 +538,7 @@ fn shutdown_reports_every_plugin_by_id_also_those_that_left_earlier() {
 
 #[test]
 fn stats_and_plugins_read_a_running_host() {
-    let mut host = Host::new();
+    let host = Host::new();
     let a = host
         .attach_with(
             Count(Arc::new(AtomicU64::new(0))),
@@ -598,7 +620,7 @@ fn cpu_ns_of_threads(prefix: &str) -> (u64, usize) {
 fn an_idle_host_uses_no_cpu() {
     const PLUGINS: usize = 16;
     const PREFIX: &str = "idle-cpu";
-    let mut host = Host::new();
+    let host = Host::new();
     let count = Arc::new(AtomicU64::new(0));
     for _ in 0..PLUGINS {
         host.attach_with(Count(count.clone()), AttachOptions::new().name(PREFIX))
