@@ -6,9 +6,9 @@ use std::{error, fmt, io};
 ///
 /// # Example
 /// ```
-/// use plugbus_host_smol::{Host, StartError};
+/// use plugbus_host_smol::{Builder, StartError};
 ///
-/// let error = Host::<u64>::with_threads(0).unwrap_err();
+/// let error = Builder::new().threads(0).build::<u64>().unwrap_err();
 /// assert!(matches!(error, StartError::NoThreads));
 /// assert_eq!(error.to_string(), "an executor needs at least one thread");
 /// ```

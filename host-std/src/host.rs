@@ -11,8 +11,8 @@ use plugbus_core::{
     AttachError, AttachOptions, Bus, Plugin, PluginId, PluginInfo, Report, SendError, Stats,
     TrySendError,
 };
+use plugbus_host_async::LaneThread;
 
-use crate::lane::{LaneThread, Tuning};
 use crate::sender::Sender;
 
 /// A host that runs each plugin on an OS thread of its own.
@@ -84,8 +84,7 @@ struct Lanes {
 /// ```
 pub struct Builder<M> {
     capacity: usize,
-    stack_size: Option<usize>,
-    tuning: Tuning,
+    lane_thread: LaneThread,
     _message: PhantomData<fn() -> M>,
 }
 
@@ -106,8 +105,7 @@ impl<M: Send + Sync + 'static> Builder<M> {
     pub fn new() -> Self {
         Builder {
             capacity: DEFAULT_CAPACITY,
-            stack_size: None,
-            tuning: Tuning::default(),
+            lane_thread: LaneThread::new(),
             _message: PhantomData,
         }
     }
@@ -129,7 +127,7 @@ impl<M: Send + Sync + 'static> Builder<M> {
     /// cannot give makes [`attach`](Host::attach) fail with
     /// [`AttachError::Spawn`].
     pub fn stack_size(mut self, bytes: usize) -> Self {
-        self.stack_size = Some(bytes);
+        self.lane_thread = self.lane_thread.stack_size(bytes);
         self
     }
 
@@ -138,7 +136,7 @@ impl<M: Send + Sync + 'static> Builder<M> {
     /// ring's capacity). Smaller batches free room for a waiting sender
     /// sooner; larger ones cost less per message.
     pub fn batch(mut self, messages: usize) -> Self {
-        self.tuning.batch = messages.max(1);
+        self.lane_thread = self.lane_thread.batch(messages);
         self
     }
 
@@ -147,8 +145,7 @@ impl<M: Send + Sync + 'static> Builder<M> {
     /// shorten the delay of a message after a pause, at the cost of CPU
     /// while idle; an idle thread asleep uses none.
     pub fn idle_checks(mut self, spins: u32, yields: u32) -> Self {
-        self.tuning.spins = spins;
-        self.tuning.yields = yields;
+        self.lane_thread = self.lane_thread.idle_checks(spins, yields);
         self
     }
 
@@ -156,7 +153,7 @@ impl<M: Send + Sync + 'static> Builder<M> {
     /// (default true). On machines with fewer cores than busy threads this
     /// lets the sender get ahead, so batches grow and cost less per message.
     pub fn yield_after_batch(mut self, yield_after_batch: bool) -> Self {
-        self.tuning.yield_after_batch = yield_after_batch;
+        self.lane_thread = self.lane_thread.yield_after_batch(yield_after_batch);
         self
     }
 
@@ -165,15 +162,7 @@ impl<M: Send + Sync + 'static> Builder<M> {
         Host {
             sender: Sender::new(Bus::with_capacity(self.capacity)),
             lanes: Mutex::new(Lanes::default()),
-            lane_thread: self.lane_thread(),
-        }
-    }
-
-    fn lane_thread(&self) -> LaneThread {
-        let lane_thread = LaneThread::new().tuning(self.tuning);
-        match self.stack_size {
-            Some(bytes) => lane_thread.stack_size(bytes),
-            None => lane_thread,
+            lane_thread: self.lane_thread,
         }
     }
 }
@@ -352,8 +341,7 @@ impl<M> Clone for Builder<M> {
     fn clone(&self) -> Self {
         Builder {
             capacity: self.capacity,
-            stack_size: self.stack_size,
-            tuning: self.tuning,
+            lane_thread: self.lane_thread.clone(),
             _message: PhantomData,
         }
     }
@@ -363,8 +351,7 @@ impl<M> fmt::Debug for Builder<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("capacity", &self.capacity)
-            .field("stack_size", &self.stack_size)
-            .field("tuning", &self.tuning)
+            .field("lane_thread", &self.lane_thread)
             .finish()
     }
 }

@@ -28,9 +28,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod host;
-mod lane;
 mod sender;
-mod wake;
 
 // Unsafe code is allowed only in the loader (`deny` rather than `forbid` at
 // the root, so that module can opt in; the others `forbid` it).
@@ -39,13 +37,11 @@ mod wake;
 pub mod loader;
 
 pub use host::{Builder, DEFAULT_CAPACITY, Host};
-pub use lane::LaneThread;
+pub use plugbus_host_async::LaneThread;
 pub use sender::Sender;
 
 #[cfg(feature = "loader")]
 pub use loader::{DynamicPlugin, LoadError, LoadOptions, load, load_with};
 
-pub use plugbus_core::{
-    AttachError, AttachOptions, Exit, Flow, Message, Overflow, Plugin, PluginId, PluginInfo,
-    Report, SendError, Stats, Status, TrySendError,
-};
+#[doc(inline)]
+pub use plugbus_host_async::common::*;

@@ -1,21 +1,15 @@
-//! Sending from any thread: a cloneable handle on the host's bus, and how a
-//! thread waits for room under [`Overflow::Block`](plugbus_core::Overflow::Block).
+//! Sending from any thread: a cloneable handle on the host's bus; a thread
+//! waits for room under [`Overflow::Block`](plugbus_core::Overflow::Block)
+//! with [`park_until_room`].
 
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, TryLockError};
-use std::thread;
 
 use plugbus_core::{Bus, Message, SendError, TrySendError};
-
-use crate::wake::current_sender_wake;
-
-/// How often a full sender yields, re-checking for room, before it parks.
-/// Lanes usually free room within a few time slices; parking costs a wake
-/// from every lane that moves on meanwhile.
-const YIELDS_BEFORE_PARK: u32 = 8;
+use plugbus_host_async::park_until_room;
 
 /// A handle that sends into a [`Host`](crate::Host) from any thread.
 ///
@@ -84,7 +78,7 @@ impl<M: Send + Sync + 'static> Sender<M> {
     /// [`SendError::Rejected`] if a plugin with
     /// [`Overflow::Reject`](plugbus_core::Overflow::Reject) is full.
     pub fn send(&self, value: M) -> Result<(), SendError<M>> {
-        self.bus.send_with(value, wait_for_room)
+        self.bus.send_with(value, park_until_room)
     }
 
     /// Sends a message if every blocking plugin has room, without waiting.
@@ -145,7 +139,7 @@ impl<M: Send + Sync + 'static> Sender<M> {
         batch.clear();
         batch.extend(values.into_iter().map(Message::new));
         let count = batch.len();
-        self.bus.send_batch_with(batch, wait_for_room)?;
+        self.bus.send_batch_with(batch, park_until_room)?;
         Ok(count)
     }
 
@@ -167,23 +161,4 @@ impl<M: Send + Sync + 'static> fmt::Debug for Sender<M> {
             .field("bus", &self.bus)
             .finish_non_exhaustive()
     }
-}
-
-/// Waits until the bus may have room for a `Block` lane (or has closed, or
-/// lost the lane that was full). The caller retries its send after this.
-fn wait_for_room<M: Send + Sync + 'static>(bus: &Bus<M>) {
-    for _ in 0..YIELDS_BEFORE_PARK {
-        thread::yield_now();
-        if bus.has_room() {
-            return;
-        }
-    }
-    // Register first, then check: a lane that moves on after the check
-    // sees the registration and unparks us (the unpark token covers a wake
-    // that lands before `park`).
-    let key = bus.add_waiting_sender(current_sender_wake());
-    while !bus.has_room() {
-        thread::park();
-    }
-    bus.remove_waiting_sender(key);
 }

@@ -124,7 +124,10 @@ fn smol_run(
     threads: usize,
     batch: Option<u64>,
 ) -> (Duration, Vec<Report>, Arc<AtomicU64>) {
-    let host = plugbus_host_smol::Host::with_threads(threads).expect("start the executor");
+    let host = plugbus_host_smol::Builder::new()
+        .threads(threads)
+        .build()
+        .expect("start the executor");
     let host = Arc::new(host);
     let total = attach_all(&*host);
     let start = Instant::now();
@@ -134,7 +137,10 @@ fn smol_run(
     };
     match setup {
         Setup::SmolTask => {
-            let executor = host.executor().expect("the host owns its executor");
+            let executor = host
+                .runtime()
+                .executor()
+                .expect("the host owns its executor");
             futures_lite::future::block_on(executor.spawn(run));
         }
         _ => futures_lite::future::block_on(run),
@@ -157,7 +163,7 @@ fn tokio_run(
             .build(),
     }
     .expect("start the runtime");
-    let host = plugbus_host_tokio::Host::with_handle(runtime.handle().clone());
+    let host = plugbus_host_tokio::Host::on(runtime.handle().clone());
     let total = attach_all(&host);
     let start = Instant::now();
     let run = async move {

@@ -39,7 +39,7 @@ fn current_thread_runtime() -> Rt {
 fn senders_in_several_tasks_are_all_delivered() {
     let (tx, rx) = mpsc::channel();
     let runtime = multi_thread_runtime();
-    let host = Host::with_handle(runtime.handle().clone());
+    let host = Host::on(runtime.handle().clone());
     host.attach(Recorder::slow(&tx, Duration::from_micros(5)))
         .unwrap();
     let tasks: Vec<_> = (0..4)
@@ -103,7 +103,7 @@ fn dropping_the_host_lets_lanes_drain_on_the_runtime() {
 fn a_runtime_gone_before_the_host_shows_in_the_reports() {
     let (tx, rx) = mpsc::channel();
     let runtime = current_thread_runtime();
-    let host = Host::with_handle(runtime.handle().clone());
+    let host = Host::on(runtime.handle().clone());
     host.attach(Recorder::new(&tx)).unwrap();
     drop(tx);
     for n in 0..100 {
@@ -127,7 +127,7 @@ fn an_idle_host_uses_no_cpu() {
         .thread_name("tokio-idle")
         .build()
         .unwrap();
-    let host = Host::with_handle(runtime.handle().clone());
+    let host = Host::on(runtime.handle().clone());
     scenarios::an_idle_host_uses_no_cpu(host, "tokio-idle");
 }
 

@@ -176,7 +176,10 @@ impl BenchHost for SmolBench {
     fn send_range(&mut self, values: Range<u64>, batch: usize) {
         let host = self.host();
         let sender = host.sender();
-        let executor = host.executor().expect("the host owns its executor");
+        let executor = host
+            .runtime()
+            .executor()
+            .expect("the host owns its executor");
         let task = executor.spawn(async move {
             if batch <= 1 {
                 for value in values {
@@ -218,9 +221,7 @@ impl TokioBench {
             .build()
             .expect("a tokio runtime starts");
         TokioBench {
-            host: Some(plugbus_host_tokio::Host::with_handle(
-                runtime.handle().clone(),
-            )),
+            host: Some(plugbus_host_tokio::Host::on(runtime.handle().clone())),
             runtime,
         }
     }

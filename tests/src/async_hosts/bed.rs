@@ -7,7 +7,7 @@ use plugbus_core::{
     AttachError, AttachOptions, Plugin, PluginId, PluginInfo, Report, SendError, Stats,
     TrySendError,
 };
-use tokio::runtime::Runtime;
+use plugbus_host_async::{Host, Runtime, Sender};
 
 /// A runtime with the scenarios' view of it: how to start it, put a host on
 /// it, and drive it.
@@ -35,7 +35,8 @@ pub trait RunsItself: Bed {}
 /// thread alone: what is spawned before waits until then.
 pub trait IdleBed: Bed {}
 
-/// What the scenarios call on a host: the API both async hosts have.
+/// What the scenarios call on a host: the API of the async host, which
+/// smol's and tokio's are.
 pub trait AsyncTestHost<M: Send + Sync + 'static>: Send + Sync + Sized {
     /// The host's cloneable sending handle.
     type Sender: TestSender<M>;
@@ -93,87 +94,78 @@ pub trait TestSender<M: Send + Sync + 'static>: Clone + Send + Sync + 'static {
     fn is_closed(&self) -> bool;
 }
 
-/// Implements the scenario traits for a host and its sender, whose inherent
-/// methods have the same names and signatures on both async hosts.
-macro_rules! async_test_host {
-    ($host:ty, $sender:ty) => {
-        impl<M: Send + Sync + 'static> AsyncTestHost<M> for $host {
-            type Sender = $sender;
-            fn attach(&self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
-                <$host>::attach(self, plugin)
-            }
-            fn attach_with(
-                &self,
-                plugin: impl Plugin<M>,
-                options: AttachOptions,
-            ) -> Result<PluginId, AttachError> {
-                <$host>::attach_with(self, plugin, options)
-            }
-            fn attach_on_thread(
-                &self,
-                plugin: impl Plugin<M>,
-                options: AttachOptions,
-            ) -> Result<PluginId, AttachError> {
-                <$host>::attach_on_thread(self, plugin, options)
-            }
-            fn send(&self, value: M) -> impl Future<Output = Result<(), SendError<M>>> + Send {
-                <$host>::send(self, value)
-            }
-            fn send_batch<I>(
-                &self,
-                values: I,
-            ) -> impl Future<Output = Result<usize, SendError<Vec<M>>>> + Send
-            where
-                I: IntoIterator<Item = M> + Send,
-                I::IntoIter: Send,
-            {
-                <$host>::send_batch(self, values)
-            }
-            fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
-                <$host>::try_send(self, value)
-            }
-            fn sender(&self) -> $sender {
-                <$host>::sender(self)
-            }
-            fn detach(&self, id: PluginId) -> bool {
-                <$host>::detach(self, id)
-            }
-            fn stats(&self, id: PluginId) -> Option<Stats> {
-                <$host>::stats(self, id)
-            }
-            fn plugins(&self) -> Vec<PluginInfo> {
-                <$host>::plugins(self)
-            }
-            fn shutdown(self) -> impl Future<Output = Vec<Report>> + Send {
-                <$host>::shutdown(self)
-            }
-            fn shutdown_blocking(self) -> Vec<Report> {
-                <$host>::shutdown_blocking(self)
-            }
-        }
-
-        impl<M: Send + Sync + 'static> TestSender<M> for $sender {
-            fn send(&self, value: M) -> impl Future<Output = Result<(), SendError<M>>> + Send {
-                <$sender>::send(self, value)
-            }
-            fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
-                <$sender>::try_send(self, value)
-            }
-            fn send_blocking(&self, value: M) -> Result<(), SendError<M>> {
-                <$sender>::send_blocking(self, value)
-            }
-            fn send_batch_blocking(&self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
-                <$sender>::send_batch_blocking(self, values)
-            }
-            fn is_closed(&self) -> bool {
-                <$sender>::is_closed(self)
-            }
-        }
-    };
+impl<M: Send + Sync + 'static, R: Runtime> AsyncTestHost<M> for Host<M, R> {
+    type Sender = Sender<M>;
+    fn attach(&self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
+        Host::attach(self, plugin)
+    }
+    fn attach_with(
+        &self,
+        plugin: impl Plugin<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        Host::attach_with(self, plugin, options)
+    }
+    fn attach_on_thread(
+        &self,
+        plugin: impl Plugin<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        Host::attach_on_thread(self, plugin, options)
+    }
+    fn send(&self, value: M) -> impl Future<Output = Result<(), SendError<M>>> + Send {
+        Host::send(self, value)
+    }
+    fn send_batch<I>(
+        &self,
+        values: I,
+    ) -> impl Future<Output = Result<usize, SendError<Vec<M>>>> + Send
+    where
+        I: IntoIterator<Item = M> + Send,
+        I::IntoIter: Send,
+    {
+        Host::send_batch(self, values)
+    }
+    fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
+        Host::try_send(self, value)
+    }
+    fn sender(&self) -> Sender<M> {
+        Host::sender(self)
+    }
+    fn detach(&self, id: PluginId) -> bool {
+        Host::detach(self, id)
+    }
+    fn stats(&self, id: PluginId) -> Option<Stats> {
+        Host::stats(self, id)
+    }
+    fn plugins(&self) -> Vec<PluginInfo> {
+        Host::plugins(self)
+    }
+    fn shutdown(self) -> impl Future<Output = Vec<Report>> + Send {
+        Host::shutdown(self)
+    }
+    fn shutdown_blocking(self) -> Vec<Report> {
+        Host::shutdown_blocking(self)
+    }
 }
 
-async_test_host!(plugbus_host_smol::Host<'_, M>, plugbus_host_smol::Sender<M>);
-async_test_host!(plugbus_host_tokio::Host<M>, plugbus_host_tokio::Sender<M>);
+impl<M: Send + Sync + 'static> TestSender<M> for Sender<M> {
+    fn send(&self, value: M) -> impl Future<Output = Result<(), SendError<M>>> + Send {
+        Sender::send(self, value)
+    }
+    fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
+        Sender::try_send(self, value)
+    }
+    fn send_blocking(&self, value: M) -> Result<(), SendError<M>> {
+        Sender::send_blocking(self, value)
+    }
+    fn send_batch_blocking(&self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+        Sender::send_batch_blocking(self, values)
+    }
+    fn is_closed(&self) -> bool {
+        Sender::is_closed(self)
+    }
+}
 
 /// `plugbus-host-smol` on an executor it owns, run by threads of its own.
 #[derive(Debug, Clone, Copy)]
@@ -225,9 +217,7 @@ impl Bed for SmolBorrowed {
         }
     }
     fn host<M: Send + Sync + 'static>(&self, capacity: usize) -> Self::Host<'_, M> {
-        plugbus_host_smol::Builder::new()
-            .capacity(capacity)
-            .build_on(&self.executor)
+        plugbus_host_smol::Host::on_with_capacity(&self.executor, capacity)
     }
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         futures_lite::future::block_on(self.executor.run(future))
@@ -238,7 +228,7 @@ impl IdleBed for SmolBorrowed {}
 
 /// `plugbus-host-tokio` on a multi-thread runtime with two workers.
 #[derive(Debug)]
-pub struct TokioMultiThread(Runtime);
+pub struct TokioMultiThread(tokio::runtime::Runtime);
 
 impl Bed for TokioMultiThread {
     const NAME: &'static str = "host-tokio (multi-thread, 2 workers)";
@@ -250,14 +240,10 @@ impl Bed for TokioMultiThread {
             .expect("start a tokio runtime");
         TokioMultiThread(runtime)
     }
-    /// Made on the current runtime ([`Builder::build`]), as inside it.
-    ///
-    /// [`Builder::build`]: plugbus_host_tokio::Builder::build
+    /// Made on the current runtime (`Host::with_capacity`), as inside it.
     fn host<M: Send + Sync + 'static>(&self, capacity: usize) -> Self::Host<'_, M> {
         let _inside = self.0.enter();
-        plugbus_host_tokio::Builder::new()
-            .capacity(capacity)
-            .build()
+        plugbus_host_tokio::Host::with_capacity(capacity)
     }
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         self.0.block_on(future)
@@ -269,7 +255,7 @@ impl RunsItself for TokioMultiThread {}
 /// `plugbus-host-tokio` on a current-thread runtime, run by the caller's
 /// thread inside [`Bed::block_on`].
 #[derive(Debug)]
-pub struct TokioCurrentThread(Runtime);
+pub struct TokioCurrentThread(tokio::runtime::Runtime);
 
 impl Bed for TokioCurrentThread {
     const NAME: &'static str = "host-tokio (current-thread)";
@@ -280,13 +266,9 @@ impl Bed for TokioCurrentThread {
             .expect("start a tokio runtime");
         TokioCurrentThread(runtime)
     }
-    /// Made on the runtime's handle ([`Builder::build_on`]).
-    ///
-    /// [`Builder::build_on`]: plugbus_host_tokio::Builder::build_on
+    /// Made on the runtime's handle (`Host::on_with_capacity`).
     fn host<M: Send + Sync + 'static>(&self, capacity: usize) -> Self::Host<'_, M> {
-        plugbus_host_tokio::Builder::new()
-            .capacity(capacity)
-            .build_on(self.0.handle().clone())
+        plugbus_host_tokio::Host::on_with_capacity(self.0.handle().clone(), capacity)
     }
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         self.0.block_on(future)

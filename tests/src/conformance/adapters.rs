@@ -151,9 +151,7 @@ impl<M: Send + Sync + 'static> TokioHost<M> {
                 .expect("spawn the runtime's driver");
             (stop, thread)
         });
-        let host = plugbus_host_tokio::Builder::new()
-            .capacity(capacity)
-            .build_on(runtime.handle().clone());
+        let host = plugbus_host_tokio::Host::on_with_capacity(runtime.handle().clone(), capacity);
         TokioHost {
             host: Some(host),
             driver,

@@ -2,8 +2,6 @@
 //! runs (batches while there is work, a short spin when there is none, then
 //! sleep until the bus wakes it).
 
-#![forbid(unsafe_code)]
-
 use std::hint;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -11,23 +9,21 @@ use std::thread::{self, JoinHandle};
 
 use plugbus_core::{AttachError, AttachOptions, Bus, Lane, Plugin, PluginId, Report, Step};
 
-use crate::wake::Unpark;
+use crate::park::Unpark;
 
-/// Runs a plugin's lane on a thread of its own, exactly as [`Host`] runs
-/// each of its plugins: the thread takes what was published as one batch,
-/// spins and yields briefly when there is nothing, then parks until the
-/// bus wakes it; it ends when the plugin exits, with the plugin's report.
+/// Runs a plugin's lane on a thread of its own: the thread takes what was
+/// published as one batch, spins and yields briefly when there is nothing,
+/// then parks until the bus wakes it; it ends when the plugin exits, with
+/// the plugin's report.
 ///
-/// This is the building block for other hosts that give a plugin a thread
-/// of its own, such as the `attach_on_thread` of `plugbus-host-smol` and
-/// `plugbus-host-tokio`, so every host runs such a lane the same way.
-///
-/// [`Host`]: crate::Host
+/// Every host that gives a plugin a thread runs this one loop: the thread
+/// host of `plugbus-host-std` for each of its plugins, and
+/// [`Host::attach_on_thread`](crate::Host::attach_on_thread) here.
 ///
 /// # Example
 /// ```
-/// use plugbus_core::Bus;
-/// use plugbus_host_std::{AttachOptions, Flow, LaneThread, Message, Plugin};
+/// use plugbus_core::{AttachOptions, Bus, Flow, Message, Plugin};
+/// use plugbus_host_async::LaneThread;
 ///
 /// struct Count(u64);
 /// impl Plugin<u64> for Count {
@@ -49,7 +45,7 @@ use crate::wake::Unpark;
 /// bus.close(); // the lane drains what was sent, then its thread ends
 /// let report = thread.join().unwrap();
 /// assert_eq!((report.id, report.stats.handled), (id, 10));
-/// # Ok::<(), plugbus_host_std::AttachError>(())
+/// # Ok::<(), plugbus_core::AttachError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LaneThread {
@@ -60,7 +56,9 @@ pub struct LaneThread {
 
 impl LaneThread {
     /// Threads named after their plugin, with the standard library's stack
-    /// size and the std host's default lane tuning.
+    /// size and the default tuning (see [`batch`](LaneThread::batch),
+    /// [`idle_checks`](LaneThread::idle_checks) and
+    /// [`yield_after_batch`](LaneThread::yield_after_batch)).
     pub fn new() -> Self {
         LaneThread {
             name_prefix: String::new(),
@@ -84,8 +82,30 @@ impl LaneThread {
         self
     }
 
-    pub(crate) fn tuning(mut self, tuning: Tuning) -> Self {
-        self.tuning = tuning;
+    /// The most messages the lane handles before it publishes its progress
+    /// (at least 1; by default everything available, at most the ring's
+    /// capacity). Smaller batches free room for a waiting sender sooner;
+    /// larger ones cost less per message.
+    pub fn batch(mut self, messages: usize) -> Self {
+        self.tuning.batch = messages.max(1);
+        self
+    }
+
+    /// How many times an idle lane checks for work (spinning, then
+    /// yielding its time slice) before its thread parks. Higher values
+    /// shorten the delay of a message after a pause, at the cost of CPU
+    /// while idle; a parked thread uses none.
+    pub fn idle_checks(mut self, spins: u32, yields: u32) -> Self {
+        self.tuning.spins = spins;
+        self.tuning.yields = yields;
+        self
+    }
+
+    /// Whether the thread yields its time slice after each batch (default
+    /// true). On machines with fewer cores than busy threads this lets the
+    /// sender get ahead, so batches grow and cost less per message.
+    pub fn yield_after_batch(mut self, yield_after_batch: bool) -> Self {
+        self.tuning.yield_after_batch = yield_after_batch;
         self
     }
 
@@ -141,19 +161,20 @@ impl Default for LaneThread {
 
 /// How a lane thread waits and how much it takes at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Tuning {
+struct Tuning {
     /// The most messages a lane handles before publishing its cursor.
-    pub(crate) batch: usize,
+    batch: usize,
     /// Idle checks with a spin hint before yielding.
-    pub(crate) spins: u32,
+    spins: u32,
     /// Idle checks with a `yield_now` before sleeping.
-    pub(crate) yields: u32,
+    yields: u32,
     /// Yield once after each batch, so the sender gets ahead and the next
     /// batch is larger.
-    pub(crate) yield_after_batch: bool,
+    yield_after_batch: bool,
 }
 
-/// The defaults, measured with `examples/throughput.rs` on a 2-core VM
+/// The defaults, measured with `plugbus-host-std`'s `examples/throughput.rs`
+/// (the thread host runs every plugin on this loop) on a 2-core VM
 /// shared with other work (so only differences far beyond the run-to-run
 /// noise count):
 /// - `yield_after_batch`: on. With more lanes than cores a lane that goes

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use futures_lite::future::block_on;
 use plugbus_core::task::AsyncSender;
 use plugbus_core::{Bus, SendError, TrySendError};
 
@@ -15,24 +16,31 @@ use plugbus_core::{Bus, SendError, TrySendError};
 ///
 /// # Example
 /// ```
-/// use plugbus_core::{Flow, Message, Plugin};
-/// use plugbus_host_tokio::Host;
-///
-/// struct Sum(u64);
-/// impl Plugin<u64> for Sum {
-///     fn handle_message(&mut self, message: &Message<u64>) -> Flow {
-///         self.0 += **message;
-///         Flow::Continue
-///     }
-/// }
-///
-/// let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
-/// let host = Host::with_handle(runtime.handle().clone());
-/// host.attach(Sum(0)).unwrap();
+/// # use plugbus_host_async::Runtime;
+/// # #[derive(Debug)]
+/// # struct ThreadPerLane;
+/// # impl Runtime for ThreadPerLane {
+/// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+/// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+/// #     }
+/// # }
+/// # type Host<M> = plugbus_host_async::Host<M, ThreadPerLane>;
+/// # struct Count;
+/// # impl plugbus_core::Plugin<u64> for Count {
+/// #     fn handle_message(&mut self, _: &plugbus_core::Message<u64>) -> plugbus_core::Flow {
+/// #         plugbus_core::Flow::Continue
+/// #     }
+/// # }
+/// let host = Host::on(ThreadPerLane);
+/// host.attach(Count)?;
 /// let sender = host.sender();
-/// let worker = std::thread::spawn(move || sender.send_blocking(7));
-/// worker.join().unwrap().unwrap();
-/// assert_eq!(host.shutdown_blocking()[0].stats.handled, 1);
+/// let worker = std::thread::spawn(move || {
+///     sender.send_blocking(1).unwrap();
+///     futures_lite::future::block_on(sender.send_batch(2..10)).unwrap()
+/// });
+/// assert_eq!(worker.join().unwrap(), 8);
+/// assert_eq!(host.shutdown_blocking()[0].stats.handled, 9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Sender<M: Send + Sync + 'static> {
     inner: AsyncSender<M>,
@@ -53,8 +61,8 @@ impl<M: Send + Sync + 'static> Sender<M> {
     /// [`Overflow::Block`](plugbus_core::Overflow::Block) is full.
     ///
     /// # Errors
-    /// As [`AsyncSender::send`]: `Closed` once the host is shut down,
-    /// `Rejected` when a plugin with
+    /// [`SendError::Closed`] once the host is shut down;
+    /// [`SendError::Rejected`] when a plugin with
     /// [`Overflow::Reject`](plugbus_core::Overflow::Reject) is full.
     pub async fn send(&self, value: M) -> Result<(), SendError<M>> {
         self.inner.send(value).await
@@ -70,37 +78,13 @@ impl<M: Send + Sync + 'static> Sender<M> {
     }
 
     /// Sends every value of `values` in order, as few publications as the
-    /// ring allows, waiting for room like [`send`](Sender::send); see
-    /// [`AsyncSender::send_batch`]. Returns how many were sent.
-    ///
-    /// # Example
-    /// ```
-    /// # use plugbus_core::{Flow, Message, Plugin};
-    /// # struct Count;
-    /// # impl Plugin<u64> for Count {
-    /// #     fn handle_message(&mut self, _: &Message<u64>) -> Flow {
-    /// #         Flow::Continue
-    /// #     }
-    /// # }
-    /// use plugbus_host_tokio::Host;
-    ///
-    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    /// let host = Host::with_handle(runtime.handle().clone());
-    /// host.attach(Count).unwrap();
-    /// let sender = host.sender();
-    /// let task = async move {
-    ///     let sent = sender.send_batch((0..100).map(|n| n * 2)).await.unwrap();
-    ///     assert_eq!(sent, 100);
-    ///     assert!(!sender.is_closed());
-    /// };
-    /// runtime.block_on(task);
-    /// let reports = runtime.block_on(host.shutdown());
-    /// assert_eq!(reports[0].stats.handled, 100);
-    /// ```
+    /// ring allows, waiting for room like [`send`](Sender::send); lanes see
+    /// each publication as one batch and wake once for it. Returns how many
+    /// were sent.
     ///
     /// # Errors
-    /// As [`AsyncSender::send_batch`], handing back the unsent values of
-    /// the batch in progress.
+    /// As [`send`](Sender::send), handing back the unsent values of the
+    /// batch in progress (see [`AsyncSender::send_batch`]).
     pub async fn send_batch<I>(&self, values: I) -> Result<usize, SendError<Vec<M>>>
     where
         I: IntoIterator<Item = M>,
@@ -109,14 +93,15 @@ impl<M: Send + Sync + 'static> Sender<M> {
     }
 
     /// The blocking twin of [`send`](Sender::send), for threads outside
-    /// async code. Do not call it on a runtime thread: if a plugin is full
-    /// it blocks the thread while waiting for lanes (on a current-thread
-    /// runtime, lanes that can then never run).
+    /// async code. Do not call it on a thread that runs the host's lanes
+    /// (an executor thread, a runtime worker): if a plugin is full it
+    /// blocks that thread while waiting for lanes, which on a runtime with
+    /// one thread can then never run.
     ///
     /// # Errors
     /// As [`send`](Sender::send).
     pub fn send_blocking(&self, value: M) -> Result<(), SendError<M>> {
-        futures_lite::future::block_on(self.inner.send(value))
+        block_on(self.inner.send(value))
     }
 
     /// The blocking twin of [`send_batch`](Sender::send_batch), with the
@@ -128,7 +113,7 @@ impl<M: Send + Sync + 'static> Sender<M> {
     where
         I: IntoIterator<Item = M>,
     {
-        futures_lite::future::block_on(self.inner.send_batch(values))
+        block_on(self.inner.send_batch(values))
     }
 
     /// Whether the host is shut down (or dropped): every send now fails.

@@ -1,12 +1,17 @@
-//! Waking a parked thread: the [`Wake`] the bus calls for a sleeping lane
-//! or a sender waiting for room.
-
-#![forbid(unsafe_code)]
+//! Waiting on a thread: the [`Wake`] the bus calls for a parked lane
+//! thread or a parked sender, and how a sending thread waits for room under
+//! [`Overflow::Block`](plugbus_core::Overflow::Block).
 
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
 
+use plugbus_core::Bus;
 use plugbus_core::ring::Wake;
+
+/// How often a full sender yields, re-checking for room, before it parks.
+/// Lanes usually free room within a few time slices; parking costs a wake
+/// from every lane that moves on meanwhile.
+const YIELDS_BEFORE_PARK: u32 = 8;
 
 /// Unparks one thread. The handle is stored by the thread itself when it
 /// starts, so the waker can be handed to the bus before the thread exists.
@@ -57,7 +62,7 @@ thread_local! {
 }
 
 /// The calling thread's waker for waiting as a sender.
-pub(crate) fn current_sender_wake() -> Arc<dyn Wake> {
+fn current_sender_wake() -> Arc<dyn Wake> {
     SENDER_WAKE
         .try_with(|wake| wake.clone() as Arc<dyn Wake>)
         // Sending from a thread-local destructor, after ours is gone.
@@ -66,4 +71,37 @@ pub(crate) fn current_sender_wake() -> Arc<dyn Wake> {
             wake.register_current();
             Arc::new(wake)
         })
+}
+
+/// Blocks the calling thread until `bus` may have room for every
+/// [`Overflow::Block`](plugbus_core::Overflow::Block) lane (or has closed,
+/// or lost the lane that was full): the `wait` a thread passes to
+/// [`Bus::send_with`] and [`Bus::send_batch_with`], which retry the send
+/// after it returns. It yields a few times first, then parks until a lane
+/// that moves on wakes it.
+///
+/// # Example
+/// ```
+/// use plugbus_core::Bus;
+/// use plugbus_host_async::park_until_room;
+///
+/// let bus = Bus::<u32>::with_capacity(8);
+/// // No plugin gates the ring: there is room at once.
+/// bus.send_with(1, park_until_room).unwrap();
+/// ```
+pub fn park_until_room<M: Send + Sync + 'static>(bus: &Bus<M>) {
+    for _ in 0..YIELDS_BEFORE_PARK {
+        thread::yield_now();
+        if bus.has_room() {
+            return;
+        }
+    }
+    // Register first, then check: a lane that moves on after the check
+    // sees the registration and unparks us (the unpark token covers a wake
+    // that lands before `park`).
+    let key = bus.add_waiting_sender(current_sender_wake());
+    while !bus.has_room() {
+        thread::park();
+    }
+    bus.remove_waiting_sender(key);
 }

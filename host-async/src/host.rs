@@ -1,0 +1,449 @@
+//! The host: plugins attached as lanes on a [`Runtime`], and the async API
+//! that sends to them and shuts them down.
+
+use std::fmt;
+use std::sync::Arc;
+
+use plugbus_core::task::{LaneTask, Reports};
+use plugbus_core::{
+    AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
+    SendError, Stats, TrySendError,
+};
+
+use crate::lane_thread::LaneThread;
+use crate::runtime::Runtime;
+use crate::sender::Sender;
+
+/// A plugbus host with an async API: one task per plugin on the runtime
+/// `R` (an executor of smol, a handle of tokio, or any [`Runtime`]).
+///
+/// `plugbus-host-smol` and `plugbus-host-tokio` name it `Host` with their
+/// runtime filled in; their docs say what each runtime adds.
+///
+/// Each plugin's lane takes what was sent since its last turn as one batch
+/// (up to 256 messages), then yields to the runtime, so a busy plugin
+/// cannot starve the others on a thread. A lane with nothing to do sleeps
+/// through its waker: an idle host uses no CPU.
+///
+/// # Throughput
+/// Send from a task on the runtime the lanes run on rather than from a
+/// thread outside it: the task shares the threads with the lanes and yields
+/// to them while the ring is full, where an outside thread competes with
+/// them for cores and parks and wakes each time.
+/// [`send_batch`](Host::send_batch) publishes once per batch, which pays
+/// off most when lanes would otherwise go to sleep between messages. The
+/// `async_throughput` example of the workspace's `plugbus-tests` measures
+/// both, on smol and tokio.
+///
+/// # Plugins that block
+/// `handle_message` is synchronous. While it runs, it holds the thread its
+/// task runs on: with several threads the other lanes go on running on the
+/// others (though a runtime may keep a lane queued behind the blocked one),
+/// and with one thread every lane, and every other task of the runtime,
+/// waits until the handler returns. Attach such a plugin with
+/// [`attach_on_thread`](Host::attach_on_thread): its lane gets a thread of
+/// its own and blocks nobody.
+///
+/// # Dropping
+/// Dropping the host without [`shutdown`](Host::shutdown) closes it (every
+/// [`Sender`] then fails with `Closed`) and lets every lane drain what was
+/// sent to it; the reports are discarded. If the runtime stops with the
+/// host ([`Runtime::stops_with_host`]: an executor the host owns), the drop
+/// waits until the lanes have drained; otherwise it does not block, the
+/// lanes drain as the runtime runs them, and a lane whose task the runtime
+/// drops before it ran drains while it is dropped. Either way no message
+/// sent under `Block` goes unhandled.
+///
+/// A runtime that drops a lane while the host is still open (it shut down
+/// first) cannot leave it draining messages that may still come: the plugin
+/// is detached with [`Exit::Removed`](plugbus_core::Exit::Removed), and its
+/// report counts what it handled.
+///
+/// # Example
+/// ```
+/// # use plugbus_host_async::Runtime;
+/// # #[derive(Debug)]
+/// # struct ThreadPerLane;
+/// # impl Runtime for ThreadPerLane {
+/// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+/// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+/// #     }
+/// # }
+/// # type Host<M> = plugbus_host_async::Host<M, ThreadPerLane>;
+/// use plugbus_core::{Flow, Message, Plugin};
+///
+/// struct Sum(u64);
+/// impl Plugin<u64> for Sum {
+///     fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+///         self.0 += **message;
+///         Flow::Continue
+///     }
+/// }
+///
+/// let host = Host::on(ThreadPerLane);
+/// host.attach(Sum(0))?;
+/// host.attach(Sum(0))?;
+/// let reports = futures_lite::future::block_on(async {
+///     for n in 0..100 {
+///         host.send(n).await?;
+///     }
+///     Ok::<_, plugbus_core::SendError<u64>>(host.shutdown().await)
+/// })?;
+/// assert!(reports.iter().all(|r| r.stats.handled == 100));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Host<M: Send + Sync + 'static, R: Runtime> {
+    sender: Sender<M>,
+    reports: Reports,
+    runtime: R,
+}
+
+impl<M: Send + Sync + 'static, R: Runtime + Default> Host<M, R> {
+    /// A host on the runtime's default (for tokio, the current runtime),
+    /// with a ring of [`DEFAULT_CAPACITY`] messages.
+    pub fn new() -> Self {
+        Self::on(R::default())
+    }
+
+    /// A host on the runtime's default whose ring holds at least `capacity`
+    /// messages (rounded up to a power of two, at most
+    /// [`MAX_HEAP_CAPACITY`](plugbus_core::ring::MAX_HEAP_CAPACITY)): how
+    /// far a `Block` plugin may lag before senders wait.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::on_with_capacity(R::default(), capacity)
+    }
+}
+
+impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
+    /// A host whose lanes run on `runtime` (or on what converts into it: a
+    /// smol executor, a tokio handle), with a ring of [`DEFAULT_CAPACITY`]
+    /// messages.
+    pub fn on(runtime: impl Into<R>) -> Self {
+        Self::on_with_capacity(runtime, DEFAULT_CAPACITY)
+    }
+
+    /// A host whose lanes run on `runtime`, with a ring of at least
+    /// `capacity` messages (see [`with_capacity`](Host::with_capacity)).
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_host_async::Runtime;
+    /// # #[derive(Debug)]
+    /// # struct ThreadPerLane;
+    /// # impl Runtime for ThreadPerLane {
+    /// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+    /// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+    /// #     }
+    /// # }
+    /// # type Host<M> = plugbus_host_async::Host<M, ThreadPerLane>;
+    /// let host = Host::<u32>::on_with_capacity(ThreadPerLane, 100);
+    /// assert_eq!(host.capacity(), 128);
+    /// ```
+    pub fn on_with_capacity(runtime: impl Into<R>, capacity: usize) -> Self {
+        Host {
+            sender: Sender::new(Bus::with_capacity(capacity)),
+            reports: Reports::new(),
+            runtime: runtime.into(),
+        }
+    }
+
+    /// The runtime the lanes run on.
+    pub fn runtime(&self) -> &R {
+        &self.runtime
+    }
+
+    /// How many messages the ring holds.
+    pub fn capacity(&self) -> usize {
+        self.bus().capacity()
+    }
+
+    fn bus(&self) -> &Arc<Bus<M>> {
+        self.sender.bus()
+    }
+
+    /// Attaches a plugin with the default options ([`Overflow::Block`],
+    /// the ring's capacity) as a task on the runtime.
+    ///
+    /// [`Overflow::Block`]: plugbus_core::Overflow::Block
+    ///
+    /// # Errors
+    /// See [`attach_with`](Host::attach_with).
+    pub fn attach(&self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
+        self.attach_with(plugin, AttachOptions::new())
+    }
+
+    /// Attaches a plugin as a task on the runtime; it sees exactly the
+    /// messages sent after this returns.
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_host_async::Runtime;
+    /// # #[derive(Debug)]
+    /// # struct ThreadPerLane;
+    /// # impl Runtime for ThreadPerLane {
+    /// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+    /// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+    /// #     }
+    /// # }
+    /// # type Host<M> = plugbus_host_async::Host<M, ThreadPerLane>;
+    /// # struct Count;
+    /// # impl plugbus_core::Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &plugbus_core::Message<u64>) -> plugbus_core::Flow {
+    /// #         plugbus_core::Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_core::{AttachOptions, Overflow};
+    ///
+    /// let host = Host::on(ThreadPerLane);
+    /// let options = AttachOptions::new()
+    ///     .capacity(16)
+    ///     .overflow(Overflow::DropOldest)
+    ///     .name("metrics");
+    /// let id = host.attach_with(Count, options)?;
+    /// assert_eq!(host.plugins()[0].id, id);
+    /// assert_eq!(host.plugins()[0].name, "metrics");
+    /// # Ok::<(), plugbus_core::AttachError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`AttachError::Capacity`] for a capacity the ring cannot give;
+    /// [`AttachError::Closed`] once the host is shutting down.
+    pub fn attach_with(
+        &self,
+        plugin: impl Plugin<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let lane = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
+        let id = lane.id();
+        self.runtime.spawn(lane);
+        Ok(id)
+    }
+
+    /// Attaches a plugin whose lane runs on a thread of its own instead of
+    /// the runtime ([`LaneThread`]): for a plugin whose handler blocks (on
+    /// I/O, a lock, a long computation), which would otherwise hold a
+    /// thread of the runtime, or the only one. The thread is named
+    /// `plugbus-<plugin name>` and parks while idle.
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_host_async::Runtime;
+    /// # #[derive(Debug)]
+    /// # struct ThreadPerLane;
+    /// # impl Runtime for ThreadPerLane {
+    /// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+    /// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+    /// #     }
+    /// # }
+    /// # type Host<M> = plugbus_host_async::Host<M, ThreadPerLane>;
+    /// # struct Count;
+    /// # impl plugbus_core::Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &plugbus_core::Message<u64>) -> plugbus_core::Flow {
+    /// #         plugbus_core::Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_core::AttachOptions;
+    ///
+    /// let host = Host::on(ThreadPerLane);
+    /// host.attach_on_thread(Count, AttachOptions::new().name("disk"))?;
+    /// host.send_blocking(1)?;
+    /// assert_eq!(host.shutdown_blocking()[0].stats.handled, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`attach_with`](Host::attach_with), and [`AttachError::Spawn`] when
+    /// the thread cannot start.
+    pub fn attach_on_thread(
+        &self,
+        plugin: impl Plugin<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let lane_thread = LaneThread::new().name_prefix("plugbus-");
+        let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
+        Ok(id)
+    }
+
+    /// Sends a message to every plugin, waiting while a plugin with
+    /// [`Overflow::Block`](plugbus_core::Overflow::Block) is full.
+    ///
+    /// # Errors
+    /// As [`Sender::send`].
+    pub async fn send(&self, value: M) -> Result<(), SendError<M>> {
+        self.sender.send(value).await
+    }
+
+    /// Sends a message without waiting.
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_host_async::Runtime;
+    /// # #[derive(Debug)]
+    /// # struct ThreadPerLane;
+    /// # impl Runtime for ThreadPerLane {
+    /// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+    /// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+    /// #     }
+    /// # }
+    /// # type Host<M> = plugbus_host_async::Host<M, ThreadPerLane>;
+    /// # struct Count;
+    /// # impl plugbus_core::Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &plugbus_core::Message<u64>) -> plugbus_core::Flow {
+    /// #         plugbus_core::Flow::Continue
+    /// #     }
+    /// # }
+    /// use plugbus_core::{AttachOptions, Overflow, SendError, TrySendError};
+    ///
+    /// let host = Host::on(ThreadPerLane);
+    /// host.attach_with(Count, AttachOptions::new().overflow(Overflow::Reject).capacity(1))?;
+    /// // Either the first message is still queued and the second is
+    /// // refused, or the plugin already took it.
+    /// host.try_send(1)?;
+    /// match host.try_send(2) {
+    ///     Ok(()) => {}
+    ///     Err(TrySendError::Failed(SendError::Rejected { value, refused })) => {
+    ///         assert_eq!((value, refused.len()), (2, 1));
+    ///     }
+    ///     Err(other) => panic!("{other}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Sender::try_send`].
+    pub fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
+        self.sender.try_send(value)
+    }
+
+    /// Sends many messages in order, publishing them in batches; returns
+    /// how many were sent. See [`Sender::send_batch`].
+    ///
+    /// # Errors
+    /// As [`Sender::send_batch`].
+    pub async fn send_batch<I>(&self, values: I) -> Result<usize, SendError<Vec<M>>>
+    where
+        I: IntoIterator<Item = M>,
+    {
+        self.sender.send_batch(values).await
+    }
+
+    /// The blocking twin of [`send`](Host::send), for threads outside async
+    /// code; see [`Sender::send_blocking`] for the caveat.
+    ///
+    /// # Errors
+    /// As [`Sender::send`].
+    pub fn send_blocking(&self, value: M) -> Result<(), SendError<M>> {
+        self.sender.send_blocking(value)
+    }
+
+    /// The blocking twin of [`send_batch`](Host::send_batch); see
+    /// [`Sender::send_blocking`] for the caveat.
+    ///
+    /// # Errors
+    /// As [`Sender::send_batch`].
+    pub fn send_batch_blocking<I>(&self, values: I) -> Result<usize, SendError<Vec<M>>>
+    where
+        I: IntoIterator<Item = M>,
+    {
+        self.sender.send_batch_blocking(values)
+    }
+
+    /// A cloneable handle that sends to this host's plugins.
+    pub fn sender(&self) -> Sender<M> {
+        self.sender.clone()
+    }
+
+    /// Asks a plugin to leave before its next message; it exits with
+    /// [`Exit::Removed`](plugbus_core::Exit::Removed) and its report comes
+    /// with [`shutdown`](Host::shutdown). Returns false if it is not attached.
+    ///
+    /// # Example
+    /// ```
+    /// # use plugbus_host_async::Runtime;
+    /// # #[derive(Debug)]
+    /// # struct ThreadPerLane;
+    /// # impl Runtime for ThreadPerLane {
+    /// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+    /// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+    /// #     }
+    /// # }
+    /// # type Host<M> = plugbus_host_async::Host<M, ThreadPerLane>;
+    /// # struct Count;
+    /// # impl plugbus_core::Plugin<u64> for Count {
+    /// #     fn handle_message(&mut self, _: &plugbus_core::Message<u64>) -> plugbus_core::Flow {
+    /// #         plugbus_core::Flow::Continue
+    /// #     }
+    /// # }
+    /// let host = Host::on(ThreadPerLane);
+    /// let id = host.attach(Count)?;
+    /// assert_eq!(host.stats(id).map(|s| s.handled), Some(0));
+    /// assert!(host.detach(id));
+    /// let reports = host.shutdown_blocking();
+    /// assert_eq!(reports[0].exit, plugbus_core::Exit::Removed);
+    /// # Ok::<(), plugbus_core::AttachError>(())
+    /// ```
+    pub fn detach(&self, id: PluginId) -> bool {
+        self.bus().detach(id)
+    }
+
+    /// A snapshot of an attached plugin's counters.
+    pub fn stats(&self, id: PluginId) -> Option<Stats> {
+        self.bus().stats(id)
+    }
+
+    /// Every attached plugin with its counters, by id.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.bus().plugins()
+    }
+
+    /// Closes the host, lets every plugin drain what was sent to it, waits
+    /// for every lane, and returns one report per plugin ever attached
+    /// (including those that exited earlier), by id.
+    ///
+    /// The runtime must keep running the lanes meanwhile.
+    pub async fn shutdown(mut self) -> Vec<Report> {
+        self.bus().close();
+        self.reports.collect().await
+    }
+
+    /// The blocking twin of [`shutdown`](Host::shutdown), for threads
+    /// outside async code. Call it only where the runtime keeps running the
+    /// lanes meanwhile (not on its only thread).
+    pub fn shutdown_blocking(mut self) -> Vec<Report> {
+        self.bus().close();
+        self.reports.collect_blocking()
+    }
+}
+
+impl<M: Send + Sync + 'static, R: Runtime + Default> Default for Host<M, R> {
+    /// As [`Host::new`]: a host on the runtime's default.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Send + Sync + 'static, R: Runtime> Drop for Host<M, R> {
+    fn drop(&mut self) {
+        // No more messages nor plugins: the lanes drain and report, and
+        // collecting the reports ends once the last one has.
+        self.bus().close();
+        self.reports.close();
+        if self.runtime.stops_with_host() {
+            // The runtime's threads stop when it drops, right after this:
+            // wait until every lane has drained, or messages would be lost
+            // with them.
+            drop(self.reports.collect_blocking());
+        }
+    }
+}
+
+impl<M: Send + Sync + 'static, R: Runtime + fmt::Debug> fmt::Debug for Host<M, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Host")
+            .field("bus", self.bus())
+            .field("runtime", &self.runtime)
+            .finish_non_exhaustive()
+    }
+}
