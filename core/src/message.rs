@@ -14,6 +14,19 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
 /// creator's release function. That keeps a message valid when a dynamic
 /// plugin built with another global allocator drops the last reference.
 ///
+/// # A value whose `Drop` panics aborts the process
+/// The last drop frees the value through its creator's release function,
+/// an `extern "C"` function (so that the creator's allocator frees it, also
+/// across a dynamic-library boundary), and a panic cannot unwind out of an
+/// `extern "C"` function: if `M`'s `Drop` panics, the process aborts,
+/// wherever the last reference went (a plugin, a lane's queue, or the
+/// sender reusing a ring slot). `Arc` would unwind into whoever dropped it
+/// instead; `catch_unwind` around a drop of a `Message` does not help. Give
+/// message types a `Drop` that does not panic.
+///
+/// Cloning aborts too, as `Arc`'s does, if the count would pass
+/// `isize::MAX` (only reachable by leaking envelopes).
+///
 /// # Example
 /// ```
 /// use plugbus_core::Message;
@@ -177,6 +190,13 @@ impl<M> Message<M> {
         }
     }
 
+    /// Sets the count, so a test can start it near the overflow without
+    /// making billions of clones.
+    #[cfg(test)]
+    pub(crate) fn set_count(this: &Self, count: usize) {
+        this.header().count.store(count, Ordering::Relaxed);
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: `inner` stays allocated while this envelope holds a count.
         unsafe { &self.inner.as_ref().header }
@@ -219,20 +239,52 @@ unsafe fn release_owner(owner: *const ImageOwner) {
     }
 }
 
+/// The highest count a clone may start from, as for `Arc`: far below
+/// `usize::MAX`, so that even many threads cloning at once after it was
+/// passed cannot wrap the count before each of them aborts.
+const MAX_COUNT: usize = isize::MAX as usize;
+
 impl<M> Clone for Message<M> {
     fn clone(&self) -> Self {
         // ORDERING: Relaxed as in `Arc::clone`: a new reference is made from
         // an existing one, which already keeps the allocation alive.
         let old = self.header().count.fetch_add(1, Ordering::Relaxed);
-        if old > isize::MAX as usize {
-            // Unreachable without leaking billions of envelopes; wrapping
-            // would free a live value.
-            panic!("plugbus Message reference count overflow");
+        if old > MAX_COUNT {
+            // Only reachable by leaking billions of envelopes (about 2^31 on
+            // a 32-bit target). A panic would leave the increment in place,
+            // and callers that catch it could go on until the count wraps and
+            // a drop frees a live value: abort, as `Arc` does.
+            abort_on_overflow();
         }
         Message {
             inner: self.inner,
             _owns: PhantomData,
         }
+    }
+}
+
+/// Ends the process: an envelope's count overflowed.
+#[cold]
+#[inline(never)]
+fn abort_on_overflow() -> ! {
+    #[cfg(feature = "std")]
+    {
+        extern crate std;
+        std::eprintln!("plugbus: Message reference count overflow; aborting");
+        std::process::abort()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        // `core` has no abort: a panic raised while another unwinds aborts
+        // (and with `panic = "abort"` the first one already does).
+        struct Abort;
+        impl Drop for Abort {
+            fn drop(&mut self) {
+                panic!("plugbus Message reference count overflow");
+            }
+        }
+        let _abort = Abort;
+        panic!("plugbus Message reference count overflow")
     }
 }
 
@@ -328,5 +380,108 @@ mod tests {
         assert_eq!(Arc::strong_count(&witness), 2);
         drop(w);
         assert_eq!(Arc::strong_count(&witness), 1);
+    }
+
+    /// A clone from the highest allowed count still works, and the count
+    /// goes back down (run under miri too).
+    #[test]
+    fn a_clone_at_the_highest_count_is_fine() {
+        let message = Message::new(String::from("x"));
+        Message::set_count(&message, MAX_COUNT);
+        let copy = message.clone();
+        assert_eq!(Message::count(&message), MAX_COUNT + 1);
+        drop(copy);
+        assert_eq!(Message::count(&message), MAX_COUNT);
+        Message::set_count(&message, 1);
+    }
+
+    /// Runs the ignored test `name` of this binary in a child process with
+    /// `PLUGBUS_ABORT_CHILD` set, and returns how it ended.
+    #[cfg(all(feature = "std", unix, not(miri)))]
+    fn in_child(name: &str) -> (Option<i32>, alloc::string::String) {
+        extern crate std;
+        use std::os::unix::process::ExitStatusExt;
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                name,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PLUGBUS_ABORT_CHILD", "1")
+            .output()
+            .expect("run the test binary in a child process");
+        (
+            output.status.signal(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Whether this process is the child [`in_child`] started; the ignored
+    /// tests do nothing in any other process.
+    #[cfg(all(feature = "std", unix, not(miri)))]
+    fn is_child() -> bool {
+        extern crate std;
+        std::env::var_os("PLUGBUS_ABORT_CHILD").is_some()
+    }
+
+    #[cfg(all(feature = "std", unix, not(miri)))]
+    #[test]
+    #[ignore = "run by clone_past_the_highest_count_aborts in a child process"]
+    fn child_clone_past_the_highest_count() {
+        extern crate std;
+        if !is_child() {
+            return;
+        }
+        let message = Message::new(0u8);
+        Message::set_count(&message, MAX_COUNT + 1);
+        // A caught panic here used to leave the increment in place.
+        let _ = std::panic::catch_unwind(|| drop(message.clone()));
+        std::process::exit(0);
+    }
+
+    /// Issue 17, item 4: a clone past the limit aborts the process, as
+    /// `Arc`'s does, instead of panicking with the increment left in place.
+    #[cfg(all(feature = "std", unix, not(miri)))]
+    #[test]
+    fn clone_past_the_highest_count_aborts() {
+        let (signal, stderr) = in_child("message::tests::child_clone_past_the_highest_count");
+        assert_eq!(signal, Some(6), "the child did not abort: {stderr}");
+        assert!(stderr.contains("reference count overflow"), "{stderr}");
+    }
+
+    /// A message whose `Drop` panics.
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("the message's drop panics");
+        }
+    }
+
+    #[cfg(all(feature = "std", unix, not(miri)))]
+    #[test]
+    #[ignore = "run by a_message_whose_drop_panics_aborts in a child process"]
+    fn child_message_drop_panics() {
+        extern crate std;
+        if !is_child() {
+            return;
+        }
+        let message = Message::new(PanicsOnDrop);
+        let _ = std::panic::catch_unwind(move || drop(message));
+        std::process::exit(0);
+    }
+
+    /// What the docs of `Message` say: the last drop runs the value's `Drop`
+    /// inside its creator's `extern "C"` release function, so a panic there
+    /// aborts the process (it cannot unwind out, and `catch_unwind` around
+    /// the drop does not help).
+    #[cfg(all(feature = "std", unix, not(miri)))]
+    #[test]
+    fn a_message_whose_drop_panics_aborts() {
+        let (signal, stderr) = in_child("message::tests::child_message_drop_panics");
+        assert_eq!(signal, Some(6), "the child did not abort: {stderr}");
+        assert!(stderr.contains("the message's drop panics"), "{stderr}");
     }
 }

@@ -9,6 +9,16 @@ use crate::message::Message;
 /// The message is lent: a plugin that wants to keep one clones the envelope
 /// (one atomic increment), which is cheaper than every delivery paying it.
 ///
+/// # Panics
+/// A panic in any method, or in the plugin's `Drop`, is caught on its lane
+/// (with `plugbus-core`'s `std` feature, which every host enables): the
+/// plugin is detached and its [`Report`](crate::Report) says
+/// [`Exit::Panicked`] with the panic's message; the host and the other
+/// plugins go on. That holds even for a panic payload whose own `Drop`
+/// panics (it is forgotten). One panic is not caught: in the `Drop` of a
+/// *message* value, which runs wherever the last [`Message`] goes and
+/// aborts the process (see [`Message`]).
+///
 /// # Example
 /// ```
 /// use plugbus_core::{Flow, LocalHost, Message, Plugin};

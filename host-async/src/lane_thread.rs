@@ -203,8 +203,16 @@ impl Default for Tuning {
 fn run(mut lane: Lane<impl Send + Sync + 'static>, wake: &Arc<Unpark>, tuning: Tuning) -> Report {
     wake.register_current();
     // Plugin panics are caught inside `Lane::run`; this catches a panic in
-    // the loop itself, so the lane still leaves a report.
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| drive(&mut lane, tuning)));
+    // the loop itself, so the lane still leaves a report. The payload is
+    // dropped under a second catch and a second payload forgotten, so even
+    // a payload whose `Drop` panics cannot take the report with it.
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drive(&mut lane, tuning))) {
+        if let Err(second) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            if let Err(third) = panic::catch_unwind(AssertUnwindSafe(move || drop(second))) {
+                std::mem::forget(third);
+            }
+        }
+    }
     lane.finish()
 }
 

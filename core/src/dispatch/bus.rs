@@ -39,6 +39,9 @@ pub struct Bus<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     senders: Mutex<Senders>,
     storage: S,
     mask: usize,
+    /// Faults a test injects into the send path.
+    #[cfg(test)]
+    pub(crate) faults: super::tests::Faults,
 }
 
 /// Everything the sender lock guards.
@@ -100,6 +103,26 @@ fn before(a: usize, b: usize) -> bool {
     (b.wrapping_sub(a) as isize) > 0
 }
 
+/// A batch being written under the send lock: publishes the slots written
+/// so far when dropped, whether the batch ended or a write unwound.
+struct Published<'a, M: Send + Sync + 'static, S: Storage<M>> {
+    bus: &'a Bus<M, S>,
+    state: &'a mut State<M>,
+    /// The published tail when the batch started.
+    tail: usize,
+    /// How many slots from `tail` on were written.
+    sent: usize,
+}
+
+impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Published<'_, M, S> {
+    fn drop(&mut self) {
+        if self.sent > 0 {
+            self.bus
+                .publish(self.state, self.tail.wrapping_add(self.sent));
+        }
+    }
+}
+
 /// Why a publish stopped.
 enum Refusal {
     Full,
@@ -144,6 +167,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             }),
             storage,
             mask: capacity - 1,
+            #[cfg(test)]
+            faults: super::tests::Faults::default(),
         })
     }
 
@@ -320,18 +345,26 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         batch: &mut VecDeque<Message<M>>,
     ) -> Result<usize, TrySendError<()>> {
         let mut state = self.state.lock();
-        let mut sent = 0;
-        let mut refused = None;
         // ORDERING: the tail only changes under the state lock.
-        let mut seq = self.tail.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        // Publishes what was written when dropped, also if a write unwinds:
+        // `live` must only count slots below the published tail, or
+        // `Bus::drop` would drop a slot that holds nothing.
+        let mut batch_of = Published {
+            bus: self,
+            state: &mut state,
+            tail,
+            sent: 0,
+        };
+        let mut refused = None;
         while let Some(message) = batch.pop_front() {
-            match self.claim_at(&mut state, seq) {
+            let seq = batch_of.tail.wrapping_add(batch_of.sent);
+            match self.claim_at(batch_of.state, seq) {
                 Ok(()) => {
                     // Dropped under the lock: collecting them would allocate
                     // once per batch, and the drop is one decrement or free.
-                    drop(self.write(&mut state, seq, message));
-                    seq = seq.wrapping_add(1);
-                    sent += 1;
+                    drop(self.write(batch_of.state, seq, message));
+                    batch_of.sent += 1;
                 }
                 Err(refusal) => {
                     batch.push_front(message);
@@ -340,9 +373,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
                 }
             }
         }
-        if sent > 0 {
-            self.publish(&mut state, seq);
-        }
+        let sent = batch_of.sent;
+        drop(batch_of);
         drop(state);
         match refused {
             Some(refusal) if sent == 0 => Err(refusal.with(())),
@@ -405,9 +437,16 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         limit
     }
 
-    /// Writes `message` at `seq` (claimed) and feeds the lossy lanes.
+    /// Feeds the lossy lanes, then writes `message` at `seq` (claimed).
     /// Returns the message the slot held before, to drop after unlocking.
+    ///
+    /// Nothing here is expected to unwind (a clone that overflows aborts,
+    /// and so does a message whose `Drop` panics), but if feeding the lossy
+    /// lanes ever did, it would be before the slot and `live` change: a
+    /// caller that publishes what was written before stays consistent.
     fn write(&self, state: &mut State<M>, seq: usize, message: Message<M>) -> Option<Message<M>> {
+        #[cfg(test)]
+        self.faults.before_write();
         for lane in &state.lossy {
             lane.offer(&message);
         }

@@ -143,4 +143,15 @@ mod tests {
         drop(reply);
         assert_eq!(Arc::strong_count(&witness), 1);
     }
+
+    /// Issue 17, item 5: a callback that panics with a payload whose `Drop`
+    /// panics too; the second panic stays inside the `extern "C"` thunk.
+    #[test]
+    fn a_payload_whose_drop_panics_stays_inside_the_reply_thunk() {
+        let reply = ReplyTo::new(|_: Message<u32>| {
+            crate::dispatch::guard::tests::panic_with_panicky_payload()
+        });
+        assert!(!reply.send(1));
+        assert!(!reply.send(2));
+    }
 }

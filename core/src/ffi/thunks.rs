@@ -17,6 +17,11 @@ use crate::plugin::{Exit, Plugin, PluginId};
 /// constructor. [`export_plugin!`](crate::export_plugin) implements it; the
 /// thunks in [`PluginVTable::new`] call it.
 ///
+/// Each thunk catches the plugin's panics inside the library, also a panic
+/// payload whose `Drop` panics, and returns [`Code::PANICKED`]. A panic in
+/// the `Drop` of a message value is the exception: it aborts the process
+/// (see [`Message`]).
+///
 /// # Example
 /// ```
 /// use plugbus_core::ffi::{Export, PluginVTable};
@@ -318,6 +323,53 @@ mod tests {
             assert_eq!(code, Code::OK);
             assert_eq!((*plugin.cast::<Counter>()).id, Some(PluginId(1 << 40)));
             assert_eq!((VTABLE.destroy)(plugin, ByteSink::new(&mut text)), Code::OK);
+        }
+    }
+
+    /// A plugin that panics with a payload whose `Drop` panics too.
+    struct Bomb;
+
+    impl Plugin<u64> for Bomb {
+        fn handle_message(&mut self, _: &Message<u64>) -> Flow {
+            crate::dispatch::guard::tests::panic_with_panicky_payload()
+        }
+    }
+
+    struct ExportedBomb;
+    impl Export for ExportedBomb {
+        type Message = u64;
+        type Plugin = Bomb;
+        fn construct(_: &str) -> Result<Bomb, String> {
+            Ok(Bomb)
+        }
+    }
+
+    static BOMB: PluginVTable = PluginVTable::new::<ExportedBomb>();
+
+    /// Issue 17, item 5: the second panic (the payload's drop) stays inside
+    /// the thunk; escaping an `extern "C"` function would abort the test.
+    #[test]
+    fn a_payload_whose_drop_panics_stays_inside_the_thunk() {
+        let mut text = String::new();
+        let mut plugin = core::ptr::null_mut();
+        // SAFETY: a readable config, valid out pointers, a live plugin from
+        // this table used from this thread only, destroyed once.
+        unsafe {
+            let code = (BOMB.construct)(b"".as_ptr(), 0, &mut plugin, ByteSink::new(&mut text));
+            assert_eq!(code, Code::OK);
+            let message = Message::new(1u64);
+            let mut flow = RawFlow::from(Flow::Continue);
+            let code = (BOMB.handle)(
+                plugin,
+                core::ptr::from_ref(&message).cast(),
+                &mut flow,
+                ByteSink::new(&mut text),
+            );
+            assert_eq!(
+                (code, text.as_str()),
+                (Code::PANICKED, "panic with a non-string payload")
+            );
+            assert_eq!((BOMB.destroy)(plugin, ByteSink::new(&mut text)), Code::OK);
         }
     }
 }

@@ -3,7 +3,8 @@
 //! `handle_message`, `on_attach`, `on_detach` or `drop`.
 //!
 //! Configuration, space separated: `fail-construct`, `panic-construct`,
-//! `panic-handle=N` (panic on the N-th message, from 1), `panic-attach`,
+//! `panic-handle=N` (panic on the N-th message, from 1), `panic-payload=N`
+//! (the same with a panic payload whose own `Drop` panics), `panic-attach`,
 //! `panic-detach`, `panic-drop`. Empty: behave.
 //!
 //! ```
@@ -28,6 +29,7 @@ use plugbus_core::{Exit, Flow, Message, Plugin, PluginId};
 pub struct Fault {
     messages: u64,
     panic_handle: Option<u64>,
+    panic_payload: Option<u64>,
     panic_attach: bool,
     panic_detach: bool,
     panic_drop: bool,
@@ -79,6 +81,12 @@ impl Fault {
                         .map_err(|_| FaultError::Unknown(option.to_owned()))?;
                     fault.panic_handle = Some(n);
                 }
+                Some(("panic-payload", n)) => {
+                    let n = n
+                        .parse()
+                        .map_err(|_| FaultError::Unknown(option.to_owned()))?;
+                    fault.panic_payload = Some(n);
+                }
                 _ => return Err(FaultError::Unknown(option.to_owned())),
             }
         }
@@ -94,6 +102,9 @@ impl Plugin<Command> for Fault {
                 "fault: panic in handle_message at message {}",
                 self.messages
             );
+        }
+        if self.panic_payload == Some(self.messages) {
+            std::panic::panic_any(PanickyPayload);
         }
         if let Command::Report(reply) = &**message {
             reply.send(Summary::new("fault").messages(self.messages));
@@ -121,6 +132,16 @@ impl Drop for Fault {
             "fault: panic in drop after {} messages",
             self.messages
         );
+    }
+}
+
+/// A panic payload whose own `Drop` panics: the thunk that catches the
+/// first panic must catch this one too, or it unwinds out of `extern "C"`.
+struct PanickyPayload;
+
+impl Drop for PanickyPayload {
+    fn drop(&mut self) {
+        panic!("fault: the panic payload's drop panics");
     }
 }
 

@@ -11,7 +11,7 @@ mod plugins;
 pub mod scenarios;
 
 pub use adapters::{Local, Smol, SmolHost, Threads, TokioCurrent, TokioHost, TokioMulti};
-pub use plugins::{Counter, Gate, Recorder, Seen};
+pub use plugins::{Counter, Gate, PanickyPayload, Recorder, Seen};
 
 use plugbus_core::{
     AttachError, AttachOptions, Plugin, PluginId, Report, SendError, Stats, TrySendError,
@@ -76,13 +76,27 @@ macro_rules! conformance {
                 drop_newest, drop_oldest, reject, detach_with_status,
                 host_detach, attach_while_flowing, panic_is_isolated,
                 panic_in_hooks, shutdown_drains, outbox_replies, stats_while_running,
-                bad_capacity, concat_static, concat_dynamic, dynamic_panic_is_isolated
+                bad_capacity, concat_static, panicky_payload_is_isolated
+            );
+            $crate::conformance!(@dynamic $family;
+                concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated
             );
         }
     };
     (@tests $family:ty; $($scenario:ident),* $(,)?) => {
         $(
             #[test]
+            fn $scenario() {
+                scenarios::$scenario::<$family>();
+            }
+        )*
+    };
+    // Scenarios that load a dynamic library, which miri cannot do (the
+    // LocalHost scenarios run under miri in `.ci/run`).
+    (@dynamic $family:ty; $($scenario:ident),* $(,)?) => {
+        $(
+            #[test]
+            #[cfg_attr(miri, ignore = "miri cannot load a dynamic library")]
             fn $scenario() {
                 scenarios::$scenario::<$family>();
             }

@@ -240,3 +240,41 @@ impl<M: Send + Sync + 'static> Plugin<M> for Counter {
         Flow::Continue
     }
 }
+
+/// Counts messages and, at the `n`th (from 1), panics with a payload whose
+/// own `Drop` panics too.
+#[derive(Debug)]
+pub struct PanickyPayload {
+    n: usize,
+    handled: usize,
+}
+
+impl PanickyPayload {
+    /// Panics at message `n`.
+    pub fn at(n: usize) -> Self {
+        PanickyPayload { n, handled: 0 }
+    }
+}
+
+/// The payload [`PanickyPayload`] panics with.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("the panic payload's drop panics");
+    }
+}
+
+impl<M: Send + Sync + 'static> Plugin<M> for PanickyPayload {
+    fn handle_message(&mut self, _: &Message<M>) -> Flow {
+        self.handled += 1;
+        if self.handled == self.n {
+            std::panic::panic_any(Bomb);
+        }
+        Flow::Continue
+    }
+
+    fn name(&self) -> &str {
+        "panicky-payload"
+    }
+}

@@ -11,7 +11,7 @@ use plugbus_core::{
 
 use crate::dylib::{load_command_plugin, untimed};
 
-use super::{Counter, Family, Gate, Recorder, TestHost};
+use super::{Counter, Family, Gate, PanickyPayload, Recorder, TestHost};
 
 /// Upper bound for waiting on another lane; a deadlock guard, not a timing
 /// assertion: every wait normally ends in microseconds.
@@ -633,4 +633,64 @@ pub fn dynamic_panic_is_isolated<F: Family>() {
         F::NAME
     );
     assert_eq!(report(&reports, g).stats.handled, 10, "{}", F::NAME);
+}
+
+/// A panic whose payload panics again when dropped is caught: the plugin is
+/// detached and reported, and the host and the other plugins go on
+/// (issue 17, item 5).
+pub fn panicky_payload_is_isolated<F: Family>() {
+    let mut host = F::host::<u64>(64);
+    let bad = host.attach(PanickyPayload::at(3)).unwrap();
+    check_panicky_payload::<F, u64>(host, bad, |i| i);
+}
+
+/// The same from a dynamic plugin, whose thunk must keep the second panic
+/// inside the library (escaping an `extern "C"` function aborts).
+pub fn dynamic_panicky_payload_is_isolated<F: Family>() {
+    let mut host = F::host::<Command>(64);
+    let plugin = load_command_plugin("plugbus_fault", "panic-payload=3").unwrap();
+    let bad = host
+        .attach_with(Box::new(plugin), AttachOptions::new())
+        .unwrap();
+    check_panicky_payload::<F, Command>(host, bad, |i| Command::Concat(i.to_string()));
+}
+
+/// Attaches a counter beside the plugin `bad` (which panics at its third
+/// message with a payload whose drop panics), sends ten messages and checks
+/// both reports.
+fn check_panicky_payload<F: Family, M: Send + Sync + 'static>(
+    mut host: F::Host<M>,
+    bad: PluginId,
+    message: impl Fn(u64) -> M,
+) {
+    let (good, count) = Counter::new();
+    let good = host.attach(good).unwrap();
+    for i in 0..10 {
+        host.send(message(i))
+            .unwrap_or_else(|_| panic!("{}: send {i}", F::NAME));
+    }
+    let reports = host.shutdown();
+    let bad = report(&reports, bad);
+    assert_eq!(bad.exit, Exit::Panicked, "{}: {}", F::NAME, bad.name);
+    assert_eq!(
+        bad.panic.as_deref(),
+        Some("panic with a non-string payload"),
+        "{}: {}",
+        F::NAME,
+        bad.name
+    );
+    assert_eq!(
+        (bad.stats.received, bad.stats.handled, bad.stats.panicked),
+        (3, 2, 1),
+        "{}: {}",
+        F::NAME,
+        bad.name
+    );
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::Relaxed),
+        10,
+        "{}",
+        F::NAME
+    );
+    assert_eq!(report(&reports, good).stats.handled, 10, "{}", F::NAME);
 }
