@@ -1,0 +1,115 @@
+//! Log plugin: the most requested paths and the busiest clients.
+//!
+//! ```
+//! use plugbus_access_log::{LogEvent, Request, summarize};
+//! use plugbus_core::LocalHost;
+//! use plugbus_top_paths::TopPaths;
+//!
+//! let mut host = LocalHost::new();
+//! host.attach(TopPaths::new("n=1")?)?;
+//! for (n, path) in ["/a", "/b", "/a"].into_iter().enumerate() {
+//!     let line = format!(r#"h - - [22/Apr/2009:18:52:51 +1200] "GET {path} HTTP/1.1" 200 10"#);
+//!     host.send(LogEvent::Request(Request::parse(n as u64 + 1, &line)?))?;
+//! }
+//! let (ask, summaries) = summarize();
+//! host.send(ask)?;
+//! host.run_until_idle();
+//! let summary = summaries.try_recv()?;
+//! assert_eq!(summary.get("path /a"), Some(2));
+//! assert_eq!(summary.get("path /b"), None); // only the top 1
+//! assert_eq!(summary.get("paths"), Some(2));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Configuration: `n=N`, how many paths and clients to report (default 5).
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+
+use plugbus_access_log::{ConfigError, LogEvent, Options, Summary};
+use plugbus_core::{Flow, Message, Plugin};
+
+/// Counts requests per path and per client.
+#[derive(Debug)]
+pub struct TopPaths {
+    n: usize,
+    paths: HashMap<String, u64>,
+    clients: HashMap<String, u64>,
+}
+
+impl TopPaths {
+    /// Builds the plugin from its configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for anything but `n=N` with N from 1 up.
+    pub fn new(config: &str) -> Result<Self, ConfigError> {
+        let options = Options::parse(config, &["n"])?;
+        Ok(TopPaths {
+            n: usize::try_from(options.number("n", 5)?).unwrap_or(usize::MAX),
+            paths: HashMap::new(),
+            clients: HashMap::new(),
+        })
+    }
+
+    /// The number of distinct `paths` and `clients`, then `path P` and
+    /// `client C` for the top ones, most requests first (ties by name).
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::new("top")
+            .count("paths", self.paths.len() as u64)
+            .count("clients", self.clients.len() as u64);
+        for (kind, counts) in [("path", &self.paths), ("client", &self.clients)] {
+            let top = top(counts, self.n);
+            let mut shown = Vec::new();
+            for &(key, n) in &top {
+                summary = summary.count(format!("{kind} {key}"), n);
+                shown.push(format!("{key} {n}"));
+            }
+            summary = summary.line(format!("top {kind}s: {}", shown.join(", ")));
+        }
+        summary
+    }
+}
+
+/// The `n` largest counts, largest first, ties by key.
+fn top(counts: &HashMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
+    let mut all: Vec<(&str, u64)> = counts.iter().map(|(k, &v)| (k.as_str(), v)).collect();
+    all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    all.truncate(n);
+    all
+}
+
+/// Counts one more for `key`, allocating only for a new key.
+fn count(counts: &mut HashMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
+}
+
+impl Plugin<LogEvent> for TopPaths {
+    fn handle_message(&mut self, event: &Message<LogEvent>) -> Flow {
+        match &**event {
+            LogEvent::Request(request) => {
+                count(&mut self.paths, &request.path);
+                count(&mut self.clients, &request.client);
+            }
+            LogEvent::Summarize(reply) => {
+                reply.send(self.summary());
+            }
+        }
+        Flow::Continue
+    }
+
+    fn name(&self) -> &str {
+        "top"
+    }
+}
+
+plugbus_core::export_plugin! {
+    plugin: TopPaths,
+    message: LogEvent,
+    construct: TopPaths::new,
+}
