@@ -16,7 +16,7 @@ use crate::input::LogReader;
 use crate::options::{Options, ProgressMode};
 use crate::plugins::{self, Linked};
 use crate::progress::{Progress, Snapshot};
-use crate::report::Outcome;
+use crate::report::{Outcome, shown};
 
 /// How long the plugins have to answer the final query.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -178,11 +178,11 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
     for plugin in &attachment.attached {
         match &plugin.linked {
             Linked::Static => println!("linked `{}`", plugin.name),
-            Linked::Dynamic(path) => println!("loaded `{}` from {}", plugin.name, path.display()),
+            Linked::Dynamic(path) => println!("loaded `{}` from {}", plugin.name, shown(path)),
         }
     }
     for (path, reason) in &attachment.refused {
-        println!("skipped {}: {reason}", path.display());
+        println!("skipped {}: {reason}", shown(path));
     }
     let mode = options
         .progress

@@ -2,6 +2,7 @@
 //! counters and one block per plugin with its own summary.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use plugbus_access_log::Summary;
@@ -35,6 +36,17 @@ pub(crate) fn grouped(n: u64) -> String {
     out
 }
 
+/// A path as the user would type it: relative to the current directory
+/// when it is under it.
+pub(crate) fn shown(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| path.strip_prefix(dir).ok())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// An overflow policy as the tables show it.
 pub(crate) fn overflow_name(overflow: Overflow) -> &'static str {
     match overflow {
@@ -55,7 +67,7 @@ impl Outcome<'_> {
             out,
             "\nread {} lines from {} in {seconds:.2} s ({} lines/s): {} requests, {} malformed",
             grouped(reader.lines),
-            reader.path().display(),
+            shown(reader.path()),
             grouped(if seconds > 0.0 {
                 (reader.lines as f64 / seconds) as u64
             } else {

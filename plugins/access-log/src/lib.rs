@@ -1,9 +1,9 @@
 //! The message type of the log demo: one request parsed from a web server's
 //! access log ([`Request`]), and the query every log plugin answers with a
 //! [`Summary`] ([`LogEvent::Summarize`]). The host and every log plugin
-//! depend on this crate, so they agree on the type's [`Fingerprint`]
-//! (plugbus_core::Fingerprint) and a plugin built against another version
-//! is refused at load time.
+//! depend on this crate, so they agree on the type's
+//! [`Fingerprint`](plugbus_core::Fingerprint), and a plugin built against
+//! another version of it is refused at load time.
 //!
 //! ```
 //! use plugbus_access_log::{LogEvent, Request, Summary, summarize};
