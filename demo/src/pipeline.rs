@@ -66,12 +66,12 @@ impl Run<'_> {
         if batch.is_empty() {
             return Ok(());
         }
-        let n = batch.len() as u64;
-        self.host
+        let sent = self
+            .host
             .send_batch(std::mem::take(batch))
-            .map_err(|_| Error::Closed)?;
-        self.sent += n;
-        self.requests += n;
+            .map_err(|_| Error::Closed)? as u64;
+        self.sent += sent;
+        self.requests += sent;
         Ok(())
     }
 
@@ -172,9 +172,9 @@ impl Run<'_> {
 /// Runs the demo as `options` say.
 pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let reader = LogReader::open(&options.log, options.repeat)?;
-    let mut host = Host::new();
+    let host = Host::new();
     let (outbox, alerts) = plugbus_core::outbox(1024);
-    let attachment = plugins::attach(&mut host, options, outbox)?;
+    let attachment = plugins::attach(&host, options, outbox)?;
     for plugin in &attachment.attached {
         match &plugin.linked {
             Linked::Static => println!("linked `{}`", plugin.name),

@@ -116,7 +116,7 @@ pub(crate) struct Attachment {
 
 /// Attaches the demo's plugins to `host`.
 pub(crate) fn attach(
-    host: &mut Host<LogEvent>,
+    host: &Host<LogEvent>,
     options: &Options,
     alerts: Outbox<Alert>,
 ) -> Result<Attachment, Error> {
@@ -168,7 +168,7 @@ pub(crate) fn attach(
 }
 
 fn attach_one(
-    host: &mut Host<LogEvent>,
+    host: &Host<LogEvent>,
     attachment: &mut Attachment,
     plugin: impl Plugin<LogEvent>,
     options: AttachOptions,
