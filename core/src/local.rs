@@ -1,12 +1,14 @@
 //! A host with no threads and no executor: lanes run on the caller's stack.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
 use crate::dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step};
 use crate::error::{AttachError, SendError, TrySendError};
+use crate::message::Message;
 use crate::plugin::{Plugin, PluginId};
 use crate::policy::AttachOptions;
 use crate::ring::{Heap, NoWake, Storage};
@@ -51,7 +53,10 @@ const BATCH: usize = 256;
 /// ```
 pub struct LocalHost<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     bus: Arc<Bus<M, S>>,
-    lanes: Vec<Lane<M, S>>,
+    /// Locked only by `attach`, so that it takes `&self` as on every host;
+    /// everything that runs the lanes takes `&mut self` and reaches them
+    /// with `get_mut`, without locking.
+    lanes: spin::Mutex<Vec<Lane<M, S>>>,
     reports: Vec<Report>,
     /// Where the next round starts, so no lane always goes first.
     next: usize,
@@ -82,17 +87,22 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
     pub fn with_storage(storage: S) -> Self {
         LocalHost {
             bus: Bus::new(storage),
-            lanes: Vec::new(),
+            lanes: spin::Mutex::new(Vec::new()),
             reports: Vec::new(),
             next: 0,
         }
+    }
+
+    /// How many messages the ring holds.
+    pub fn capacity(&self) -> usize {
+        self.bus.capacity()
     }
 
     /// Attaches a plugin with the default options.
     ///
     /// # Errors
     /// See [`attach_with`](LocalHost::attach_with).
-    pub fn attach(&mut self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
+    pub fn attach(&self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError> {
         self.attach_with(plugin, AttachOptions::new())
     }
 
@@ -101,7 +111,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
     /// # Errors
     /// [`AttachError::Capacity`] for a capacity the ring cannot give.
     pub fn attach_with(
-        &mut self,
+        &self,
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
@@ -109,7 +119,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
             .bus
             .attach(Box::new(plugin), options, Arc::new(NoWake))?;
         let id = lane.id();
-        self.lanes.push(lane);
+        self.lanes.lock().push(lane);
         Ok(id)
     }
 
@@ -131,19 +141,58 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
     /// # Errors
     /// [`TrySendError::Full`] if a `Block` plugin is full, or the
     /// [`SendError`] of [`send`](LocalHost::send).
-    pub fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
+    pub fn try_send(&self, value: M) -> Result<(), TrySendError<M>> {
         self.bus.try_send(value)
+    }
+
+    /// Sends many messages in order, publishing as many as the ring takes at
+    /// once; when a `Block` plugin is full, runs the lanes until it has
+    /// room. Returns how many were sent.
+    ///
+    /// # Example
+    /// ```
+    /// use plugbus_core::{Flow, LocalHost, Message, Plugin};
+    ///
+    /// struct Count;
+    /// impl Plugin<u32> for Count {
+    ///     fn handle_message(&mut self, _: &Message<u32>) -> Flow {
+    ///         Flow::Continue
+    ///     }
+    /// }
+    ///
+    /// let mut host = LocalHost::with_capacity(8);
+    /// host.attach(Count).unwrap();
+    /// // More than the ring holds: the lanes run in between.
+    /// assert_eq!(host.send_batch(0..20).unwrap(), 20);
+    /// assert_eq!(host.shutdown()[0].stats.handled, 20);
+    /// ```
+    ///
+    /// # Errors
+    /// [`SendError::Rejected`] if a `Reject` plugin is full, with the values
+    /// not sent, in order; every value before them was sent.
+    pub fn send_batch(
+        &mut self,
+        values: impl IntoIterator<Item = M>,
+    ) -> Result<usize, SendError<Vec<M>>> {
+        let mut batch: VecDeque<Message<M>> = values.into_iter().map(Message::new).collect();
+        let count = batch.len();
+        let bus = self.bus.clone();
+        bus.send_batch_with(&mut batch, |_| {
+            self.poll();
+        })?;
+        Ok(count)
     }
 
     /// Runs every lane once, round-robin: each takes what is queued for it
     /// (up to a batch). Returns how many messages the lanes took.
     pub fn poll(&mut self) -> usize {
-        let n = self.lanes.len();
+        let lanes = self.lanes.get_mut();
+        let n = lanes.len();
         let mut taken = 0;
         let mut done = Vec::new();
         for k in 0..n {
             let i = (self.next + k) % n;
-            match self.lanes[i].run(BATCH) {
+            match lanes[i].run(BATCH) {
                 Step::Ran(count) => taken += count,
                 Step::Idle => {}
                 Step::Done => done.push(i),
@@ -154,7 +203,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
         }
         done.sort_unstable();
         for i in done.into_iter().rev() {
-            let lane = self.lanes.remove(i);
+            let lane = lanes.remove(i);
             self.reports.push(lane.finish());
         }
         taken
@@ -167,7 +216,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
         loop {
             let taken = self.poll();
             total += taken;
-            if taken == 0 && !self.lanes.iter().any(Lane::has_work) {
+            if taken == 0 && !self.lanes.get_mut().iter().any(Lane::has_work) {
                 return total;
             }
         }
@@ -175,7 +224,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
 
     /// Asks a plugin to leave before its next message; its report comes with
     /// [`shutdown`](LocalHost::shutdown). Returns false if it is not attached.
-    pub fn detach(&mut self, id: PluginId) -> bool {
+    pub fn detach(&self, id: PluginId) -> bool {
         self.bus.detach(id)
     }
 
@@ -197,7 +246,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
 
     fn shut_down(&mut self) -> Vec<Report> {
         self.bus.close();
-        while !self.lanes.is_empty() {
+        while !self.lanes.get_mut().is_empty() {
             self.poll();
         }
         let mut reports = core::mem::take(&mut self.reports);
@@ -211,11 +260,12 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Drop for LocalHost<M, S> {
     /// so no message sent under `Block` is lost; the reports are discarded.
     fn drop(&mut self) {
         self.bus.close();
-        while !self.lanes.is_empty() {
+        let lanes = self.lanes.get_mut();
+        while !lanes.is_empty() {
             let mut i = 0;
-            while i < self.lanes.len() {
-                if self.lanes[i].run(BATCH) == Step::Done {
-                    drop(self.lanes.remove(i).finish());
+            while i < lanes.len() {
+                if lanes[i].run(BATCH) == Step::Done {
+                    drop(lanes.remove(i).finish());
                 } else {
                     i += 1;
                 }
@@ -228,7 +278,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> fmt::Debug for LocalHost<M, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalHost")
             .field("bus", &self.bus)
-            .field("lanes", &self.lanes.len())
+            .field("lanes", &self.lanes.lock().len())
             .finish_non_exhaustive()
     }
 }

@@ -9,7 +9,7 @@ use plugbus_core::{AttachError, LocalHost, SendError, TrySendError};
 
 #[test]
 fn a_failed_try_send_gives_the_send_error_as_its_source() {
-    let mut host = LocalHost::<u32>::new();
+    let host = LocalHost::<u32>::new();
     host.attach_with(
         Count,
         plugbus_core::AttachOptions::new()

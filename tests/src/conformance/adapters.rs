@@ -33,6 +33,9 @@ impl<M: Send + Sync + 'static> TestHost<M> for LocalHost<M> {
     fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
         LocalHost::try_send(self, value)
     }
+    fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+        LocalHost::send_batch(self, values)
+    }
     fn run_pending(&mut self) {
         self.run_until_idle();
     }
@@ -64,6 +67,9 @@ macro_rules! blocking_adapter {
             }
             fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
                 self.host().try_send(value)
+            }
+            fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+                self.host().send_batch_blocking(values)
             }
             fn run_pending(&mut self) {}
             fn detach(&mut self, id: PluginId) -> bool {
@@ -246,6 +252,9 @@ impl<M: Send + Sync + 'static> TestHost<M> for plugbus_host_std::Host<M> {
     }
     fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
         plugbus_host_std::Host::try_send(self, value)
+    }
+    fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+        plugbus_host_std::Host::send_batch(self, values)
     }
     fn run_pending(&mut self) {}
     fn detach(&mut self, id: PluginId) -> bool {

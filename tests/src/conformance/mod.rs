@@ -43,6 +43,8 @@ pub trait TestHost<M: Send + Sync + 'static> {
     fn send(&mut self, value: M) -> Result<(), SendError<M>>;
     /// Sends without waiting.
     fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>>;
+    /// Sends a batch, waiting under `Block`; returns how many were sent.
+    fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>>;
     /// Lets lanes run what is queued: the poll-driven host runs them until
     /// idle; hosts whose lanes run by themselves do nothing.
     fn run_pending(&mut self);
@@ -72,7 +74,7 @@ macro_rules! conformance {
             use super::*;
             use $crate::conformance::scenarios;
             $crate::conformance!(@tests $family;
-                ordering, broadcast, filters, block_never_loses, try_send_full,
+                ordering, broadcast, filters, block_never_loses, try_send_full, send_batch,
                 drop_newest, drop_oldest, reject, detach_with_status,
                 host_detach, attach_while_flowing, panic_is_isolated,
                 panic_in_hooks, shutdown_drains, outbox_replies, stats_while_running,

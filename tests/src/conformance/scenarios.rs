@@ -273,6 +273,67 @@ pub fn reject<F: Family>() {
     );
 }
 
+/// A batch reaches every plugin whole and in order, also when it is larger
+/// than the ring (the sender waits for room between publications), and the
+/// host says how many it sent; a batch that a full `Reject` plugin refuses
+/// is handed back, none of it sent.
+pub fn send_batch<F: Family>() {
+    let mut host = F::host::<u64>(8);
+    let (slow, slow_seen) = Recorder::new("slow");
+    let (fast, fast_seen) = Recorder::new("fast");
+    host.attach(slow.delay(Duration::from_micros(20))).unwrap();
+    host.attach(fast).unwrap();
+    match host.send_batch(range(100)) {
+        Ok(100) => {}
+        other => panic!("{}: expected Ok(100), got {other:?}", F::NAME),
+    }
+    match host.send_batch(Vec::new()) {
+        Ok(0) => {}
+        other => panic!("{}: expected Ok(0), got {other:?}", F::NAME),
+    }
+    let reports = host.shutdown();
+    assert_eq!(slow_seen.get(), range(100), "{}: slow", F::NAME);
+    assert_eq!(fast_seen.get(), range(100), "{}: fast", F::NAME);
+    assert!(
+        reports.iter().all(|r| r.stats.handled == 100),
+        "{}",
+        F::NAME
+    );
+
+    let mut host = F::host::<u64>(8);
+    let gate = Gate::new(F::CONCURRENT);
+    let (picky, picky_seen) = Recorder::new("picky");
+    let picky = host
+        .attach_with(
+            Box::new(picky.gate(gate.clone())),
+            AttachOptions::new().capacity(4).overflow(Overflow::Reject),
+        )
+        .unwrap();
+    match host.send_batch(range(4)) {
+        Ok(4) => {}
+        other => panic!("{}: expected Ok(4), got {other:?}", F::NAME),
+    }
+    match host.send_batch(vec![4, 5, 6]) {
+        Err(SendError::Rejected { value, refused }) => {
+            assert_eq!(value, vec![4, 5, 6], "{}", F::NAME);
+            assert_eq!(refused, vec![picky], "{}", F::NAME);
+        }
+        other => panic!("{}: expected Rejected, got {other:?}", F::NAME),
+    }
+    gate.open();
+    wait_until::<F, _>(&mut host, "the picky plugin to catch up", |h| {
+        h.stats(picky).is_some_and(|s| s.handled == 4)
+    });
+    match host.send_batch(vec![7, 8, 9]) {
+        Ok(3) => {}
+        other => panic!("{}: expected Ok(3), got {other:?}", F::NAME),
+    }
+    let reports = host.shutdown();
+    assert_eq!(picky_seen.get(), vec![0, 1, 2, 3, 7, 8, 9], "{}", F::NAME);
+    let stats = report(&reports, picky).stats;
+    assert_eq!((stats.handled, stats.rejected), (7, 1), "{}", F::NAME);
+}
+
 /// A plugin that returns `Flow::Detach` leaves with its status; the others
 /// go on.
 pub fn detach_with_status<F: Family>() {
