@@ -31,6 +31,8 @@ Options:
       --plugin-dir DIR  load the dynamic plugins from every library in DIR
                         [default: the libraries cargo built for the demo]
       --static          link every plugin in: load no library
+      --plugins LIST    which plugins to run, comma-separated, from status,
+                        alerts, errors, tail, top; empty for none [default: all]
       --top N           paths and clients `top` reports [default: 5]
       --window SECONDS  the `errors` window of log time [default: 10]
       --tail N          requests `tail` keeps, and its queue [default: 8]
@@ -40,6 +42,9 @@ Options:
   -h, --help            print this help
   -V, --version         print the version
 ";
+
+/// The demo's plugins, by name.
+pub(crate) const PLUGINS: [&str; 5] = ["status", "alerts", "errors", "tail", "top"];
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +67,8 @@ pub(crate) struct Options {
     pub(crate) batch: usize,
     pub(crate) plugin_dir: Option<PathBuf>,
     pub(crate) all_static: bool,
+    /// The plugins to run, from [`PLUGINS`].
+    pub(crate) plugins: Vec<&'static str>,
     pub(crate) top: u64,
     pub(crate) window: u64,
     pub(crate) tail: u64,
@@ -86,6 +93,7 @@ impl Default for Options {
             batch: 256,
             plugin_dir: None,
             all_static: false,
+            plugins: PLUGINS.to_vec(),
             top: 5,
             window: 10,
             tail: 8,
@@ -117,6 +125,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command,
             }
             Long("plugin-dir") => options.plugin_dir = Some(parser.value()?.into()),
             Long("static") => options.all_static = true,
+            Long("plugins") => options.plugins = plugin_list(&parser.value()?)?,
             Long("top") => options.top = positive(&mut parser)?,
             Long("window") => options.window = positive(&mut parser)?,
             Long("tail") => options.tail = positive(&mut parser)?,
@@ -138,6 +147,23 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command,
         options.log = log;
     }
     Ok(Command::Run(options))
+}
+
+/// A comma-separated list of plugin names.
+fn plugin_list(value: &OsString) -> Result<Vec<&'static str>, lexopt::Error> {
+    let wanted = format!("names from {}", PLUGINS.join(", "));
+    let text = value
+        .to_str()
+        .ok_or_else(|| invalid("--plugins", &wanted, value))?;
+    let mut plugins = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match PLUGINS.iter().find(|&&known| known == name) {
+            Some(&known) if !plugins.contains(&known) => plugins.push(known),
+            Some(_) => {}
+            None => return Err(invalid("--plugins", &wanted, value)),
+        }
+    }
+    Ok(plugins)
 }
 
 /// A value the option cannot take.
@@ -208,6 +234,10 @@ mod tests {
                 "--progress wants bar, plain or none, not \"loud\"",
             ),
             (&["--window"], "missing argument for option '--window'"),
+            (
+                &["--plugins", "top,grep"],
+                "--plugins wants names from status, alerts, errors, tail, top, not \"top,grep\"",
+            ),
             (&["--nope"], "invalid option '--nope'"),
             (&["a.log", "b.log"], "unexpected argument \"b.log\""),
         ] {

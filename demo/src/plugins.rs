@@ -122,7 +122,10 @@ pub(crate) fn attach(
 ) -> Result<Attachment, Error> {
     let mut attachment = Attachment::default();
     let mut dynamic = Vec::new();
-    for spec in specs(options, alerts) {
+    let chosen = specs(options, alerts)
+        .into_iter()
+        .filter(|spec| options.plugins.contains(&spec.name));
+    for spec in chosen {
         if spec.dynamic && !options.all_static {
             dynamic.push(spec);
             continue;

@@ -191,3 +191,63 @@ plugbus_core::export_plugin! {
     message: LogEvent,
     construct: Alerts::new,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_found(line: u64, second: u32, path: &str) -> Request {
+        let text = format!(
+            r#"h - - [22/Apr/2009:18:{:02}:{:02} +1200] "GET {path} HTTP/1.1" 404 1"#,
+            50 + second / 60,
+            second % 60
+        );
+        Request::parse(line, &text).unwrap()
+    }
+
+    #[test]
+    fn one_alert_per_path_and_window_then_again() {
+        let (tx, alerts) = plugbus_core::outbox(16);
+        let mut watch = Alerts::new("not_found=2 window=10")
+            .unwrap()
+            .with_outbox(tx);
+        let hits = [
+            (0, "/a"),
+            (1, "/b"),
+            (2, "/a"),
+            (3, "/a"),
+            (4, "/b"),
+            (20, "/a"),
+            (25, "/a"),
+        ];
+        for (line, (second, path)) in hits.into_iter().enumerate() {
+            watch.record(&not_found(line as u64 + 1, second, path));
+        }
+        let raised: Vec<(u64, String)> = std::iter::from_fn(|| alerts.try_recv())
+            .map(|a| (a.line, a.path))
+            .collect();
+        // /a at 2 s, /b at 4 s; /a's third 404 (3 s) is within its window;
+        // at 20 s /a has one 404 in the window, at 25 s two again.
+        assert_eq!(
+            raised,
+            [(3, "/a".into()), (5, "/b".into()), (7, "/a".into())]
+        );
+        assert_eq!(watch.summary().get("alerts"), Some(3));
+    }
+
+    #[test]
+    fn a_full_outbox_is_counted_not_waited_for() {
+        let (tx, alerts) = plugbus_core::outbox(1);
+        let mut watch = Alerts::new("not_found=1").unwrap().with_outbox(tx);
+        for (line, path) in ["/a", "/b", "/c"].into_iter().enumerate() {
+            watch.record(&not_found(line as u64 + 1, 0, path));
+        }
+        let summary = watch.summary();
+        assert_eq!(
+            (summary.get("alerts"), summary.get("undelivered")),
+            (Some(3), Some(2))
+        );
+        assert_eq!(alerts.try_recv().map(|a| a.path), Some("/a".into()));
+        assert_eq!(alerts.dropped(), 2);
+    }
+}

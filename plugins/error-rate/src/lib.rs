@@ -186,3 +186,62 @@ plugbus_core::export_plugin! {
     message: LogEvent,
     construct: ErrorRate::new,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(line: u64, second: u32, status: u16) -> Request {
+        let text = format!(
+            r#"h - - [22/Apr/2009:18:{:02}:{:02} +1200] "GET / HTTP/1.1" {status} 1"#,
+            50 + second / 60,
+            second % 60
+        );
+        Request::parse(line, &text).unwrap()
+    }
+
+    #[test]
+    fn small_windows_do_not_count_and_ties_keep_the_earlier() {
+        let mut rate = ErrorRate::new("window=10 min=3").unwrap();
+        // 18:50:00-09: 1 of 3 errors; 18:50:10-19: 1 of 1 (too small);
+        // 18:50:20-29: 1 of 3 (a tie with the first).
+        let seconds = [
+            (0, 404),
+            (1, 200),
+            (2, 200),
+            (10, 500),
+            (20, 200),
+            (21, 503),
+            (22, 200),
+        ];
+        for (line, (second, status)) in seconds.into_iter().enumerate() {
+            rate.record(&request(line as u64 + 1, second, status));
+        }
+        let summary = rate.summary();
+        assert_eq!(
+            (summary.get("requests"), summary.get("errors")),
+            (Some(7), Some(3))
+        );
+        assert_eq!(summary.get("windows"), Some(3));
+        assert_eq!(
+            (summary.get("worst errors"), summary.get("worst requests")),
+            (Some(1), Some(3))
+        );
+        assert!(
+            summary.lines[1].ends_with("from 18:50:00"),
+            "{:?}",
+            summary.lines
+        );
+    }
+
+    #[test]
+    fn no_window_large_enough_is_said() {
+        let mut rate = ErrorRate::new("min=5").unwrap();
+        rate.record(&request(1, 0, 500));
+        let summary = rate.summary();
+        assert_eq!(summary.get("worst errors"), None);
+        assert_eq!(summary.lines[1], "no 10 s window had 5 requests");
+        assert!(ErrorRate::new("window=0").is_err());
+        assert!(ErrorRate::new("size=3").is_err());
+    }
+}
