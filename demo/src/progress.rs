@@ -72,9 +72,12 @@ impl Progress {
             ProgressMode::Bar => {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
                 let main = multi.add(ProgressBar::new(total_bytes));
-                main.set_style(style(
-                    "{spinner} {elapsed:>3} [{bar:32}] {percent:>3}% {msg}",
-                ));
+                main.set_style(style(if total_bytes > 0 {
+                    "{spinner} {elapsed:>3} [{bar:32}] {percent:>3}% {msg}"
+                } else {
+                    // A pipe: no length to show a share of.
+                    "{spinner} {elapsed:>3} {msg}"
+                }));
                 let lanes = (0..lanes)
                     .map(|_| {
                         let lane = multi.add(ProgressBar::new(0));
