@@ -24,6 +24,7 @@ mod input;
 #[allow(unsafe_code)]
 mod library;
 mod options;
+mod output;
 mod pipeline;
 mod plugins;
 mod progress;
@@ -39,11 +40,11 @@ fn main() -> ExitCode {
         .map_err(Error::from)
         .and_then(|command| match command {
             Command::Help => {
-                print!("{}", options::HELP);
+                output::print(options::HELP);
                 Ok(())
             }
             Command::Version => {
-                println!("plugbus-demo {}", env!("CARGO_PKG_VERSION"));
+                output::line(concat!("plugbus-demo ", env!("CARGO_PKG_VERSION")));
                 Ok(())
             }
             Command::Run(options) => pipeline::run(&options),

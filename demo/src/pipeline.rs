@@ -14,6 +14,7 @@ use plugbus_host_std::Host;
 use crate::error::Error;
 use crate::input::LogReader;
 use crate::options::{Options, ProgressMode};
+use crate::output;
 use crate::plugins::{self, Linked};
 use crate::progress::{Progress, Snapshot};
 use crate::report::{Outcome, shown};
@@ -177,12 +178,14 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
     let attachment = plugins::attach(&host, options, outbox)?;
     for plugin in &attachment.attached {
         match &plugin.linked {
-            Linked::Static => println!("linked `{}`", plugin.name),
-            Linked::Dynamic(path) => println!("loaded `{}` from {}", plugin.name, shown(path)),
+            Linked::Static => output::line(&format!("linked `{}`", plugin.name)),
+            Linked::Dynamic(path) => {
+                output::line(&format!("loaded `{}` from {}", plugin.name, shown(path)));
+            }
         }
     }
     for (path, reason) in &attachment.refused {
-        println!("skipped {}: {reason}", shown(path));
+        output::line(&format!("skipped {}: {reason}", shown(path)));
     }
     let mode = options
         .progress
@@ -229,9 +232,9 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
         reports: &reports,
         summaries: &summaries,
     };
-    print!("{}", outcome.render());
+    output::print(&outcome.render());
     if options.counts {
-        print!("{}", outcome.render_counts());
+        output::print(&outcome.render_counts());
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use plugbus_host_std::PluginInfo;
 
 use crate::options::ProgressMode;
+use crate::output;
 use crate::report::{grouped, overflow_name};
 
 /// What progress shows at one moment.
@@ -131,13 +132,13 @@ impl Progress {
                         )
                     })
                     .collect();
-                println!(
+                output::line(&format!(
                     "progress {:.1} s: {} lines, {} lines/s; handled/dropped/lag: {}",
                     now.elapsed.as_secs_f64(),
                     now.lines,
                     now.lines_per_second(),
                     lanes.join(", ")
-                );
+                ));
             }
             Progress::Hidden => {}
         }
@@ -150,7 +151,7 @@ impl Progress {
                 // A terminal that cannot be written to has nobody to read it.
                 let _ = multi.println(line);
             }
-            Progress::Plain | Progress::Hidden => println!("{line}"),
+            Progress::Plain | Progress::Hidden => output::line(line),
         }
     }
 

@@ -328,3 +328,33 @@ fn help_lists_the_options() {
         assert!(stdout.contains(option), "{option} in:\n{stdout}");
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_it_quietly() {
+    use std::io::{BufRead, BufReader};
+
+    let mut child = Command::new(DEMO)
+        .args(["--speed", "5"]) // 15 s of output if nobody stops it
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the demo starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "linked `status`\n");
+    // The reader is dropped here, like `head -n 1` exiting.
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("plugbus-demo went on for {DEADLINE:?} after its reader left");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
