@@ -39,7 +39,7 @@ impl Pace {
             return None;
         }
         let (first, start) = *self.origin.get_or_insert((log_time, Instant::now()));
-        let seconds = (log_time - first) as f64 / self.speed;
+        let seconds = log_time.saturating_sub(first) as f64 / self.speed;
         // An earlier time than the first (an unordered log) is due now; a
         // later one than a day away is a log with a gap: cap the wait.
         Some(start + Duration::from_secs_f64(seconds.clamp(0.0, 86_400.0)))

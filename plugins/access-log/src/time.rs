@@ -77,17 +77,18 @@ impl Timestamp {
         )
     }
 
-    /// The same instant `seconds` later.
+    /// The same instant `seconds` later (saturating at the ends of time).
     #[must_use]
     pub fn plus(self, seconds: i64) -> Timestamp {
         Timestamp {
-            unix: self.unix + seconds,
+            unix: self.unix.saturating_add(seconds),
             ..self
         }
     }
 
     fn local(&self) -> i64 {
-        self.unix + i64::from(self.offset_minutes) * 60
+        self.unix
+            .saturating_add(i64::from(self.offset_minutes) * 60)
     }
 }
 
@@ -176,6 +177,16 @@ mod tests {
         assert_eq!(west.to_string(), "2000-02-29 23:30:00 -0130");
         assert_eq!(west.unix, days_from_civil(2000, 3, 1) * 86_400 + 3600);
         assert!(Timestamp::parse("29/Feb/1900:00:00:00 +0000").is_none());
+    }
+
+    #[test]
+    fn the_ends_of_time_saturate_and_print() {
+        let late = Timestamp::parse("31/Dec/9999:23:59:59 -2359")
+            .unwrap()
+            .plus(i64::MAX);
+        assert_eq!(late.unix, i64::MAX);
+        assert!(!late.to_string().is_empty());
+        assert!(!late.clock().is_empty());
     }
 
     #[test]
