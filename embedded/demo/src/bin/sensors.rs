@@ -11,6 +11,11 @@
 //!
 //! Run it from `embedded/` (needs `qemu-system-arm`):
 //! `cargo run --release --bin sensors`.
+//!
+//! Adding a plugin (an async one once plugbus has them, say): register it in
+//! `src/plugins.rs`, add a line to `plan` below, its expected counts to
+//! [`matches`], and its report line to the `expected` list in
+//! `embedded/check`.
 
 #![no_std]
 #![no_main]
