@@ -20,7 +20,7 @@ pub(crate) fn print(text: &str) {
     }
 }
 
-/// [`print`] with a line break.
+/// [`print()`] with a line break.
 pub(crate) fn line(text: &str) {
     print(&format!("{text}\n"));
 }
