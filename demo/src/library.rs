@@ -20,12 +20,6 @@ pub(crate) fn file_name(crate_name: &str) -> String {
     format!("{DLL_PREFIX}{crate_name}{DLL_SUFFIX}")
 }
 
-/// The crate name a library file was built from, if it is named like one.
-pub(crate) fn crate_name(path: &Path) -> Option<&str> {
-    let name = path.file_name()?.to_str()?;
-    name.strip_prefix(DLL_PREFIX)?.strip_suffix(DLL_SUFFIX)
-}
-
 /// Where cargo put the cdylib of one of the demo's dependencies: in
 /// `deps/` beside this program, which is `target/<profile>/` under
 /// whichever target directory (`CARGO_TARGET_DIR`) and profile built it.
@@ -46,15 +40,17 @@ pub(crate) fn built(crate_name: &str) -> Result<PathBuf, Error> {
 }
 
 /// Makes `dir` a plugin directory holding exactly the libraries cargo built
-/// for these crates (any other library in it is removed first).
+/// for these crates (any other file in it is removed first).
 pub(crate) fn gather(crate_names: &[&str], dir: &Path) -> Result<(), Error> {
     let io = |what, path: &Path| {
         let path = path.to_owned();
         move |source| Error::Io { what, path, source }
     };
     fs::create_dir_all(dir).map_err(io("create", dir))?;
-    for path in libraries(dir)? {
-        fs::remove_file(&path).map_err(io("remove", &path))?;
+    for path in entries(dir)? {
+        if path.is_file() {
+            fs::remove_file(&path).map_err(io("remove", &path))?;
+        }
     }
     for name in crate_names {
         let from = built(name)?;
@@ -64,8 +60,8 @@ pub(crate) fn gather(crate_names: &[&str], dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The libraries in `dir` (by the platform's suffix), sorted by name.
-pub(crate) fn libraries(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// The entries of `dir`, sorted by name.
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let io = |source| Error::Io {
         what: "read the plugin directory",
         path: dir.to_owned(),
@@ -73,10 +69,7 @@ pub(crate) fn libraries(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     };
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.is_file() && path.to_str().is_some_and(|p| p.ends_with(DLL_SUFFIX)) {
-            found.push(path);
-        }
+        found.push(entry.map_err(io)?.path());
     }
     found.sort();
     Ok(found)
@@ -85,19 +78,15 @@ pub(crate) fn libraries(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// One library of a plugin directory, and what loading it gave.
 pub(crate) type Loaded = (PathBuf, Result<DynamicPlugin<LogEvent>, LoadError>);
 
-/// Loads every library in `dir`, each with the configuration `config`
-/// gives for its crate name: one result per file, in file-name order.
-pub(crate) fn load_dir(
-    dir: &Path,
-    config: impl Fn(Option<&str>) -> String,
-) -> Result<Vec<Loaded>, Error> {
-    Ok(libraries(dir)?
+/// Loads every entry of `dir` as a plugin, each with `config`: one result
+/// per entry (a plugin, or why it is not one), in file-name order.
+pub(crate) fn load_dir(dir: &Path, config: &str) -> Result<Vec<Loaded>, Error> {
+    Ok(entries(dir)?
         .into_iter()
         .map(|path| {
-            let config = config(crate_name(&path));
             // SAFETY: the libraries are this workspace's log plugins, or
             // ones the user put in the directory they named and vouches for.
-            let plugin = unsafe { load::<LogEvent>(&path, &config) };
+            let plugin = unsafe { load::<LogEvent>(&path, config) };
             (path, plugin)
         })
         .collect())
@@ -108,10 +97,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
-        let file = file_name("plugbus_tail");
-        assert_eq!(crate_name(Path::new(&file)), Some("plugbus_tail"));
-        assert_eq!(crate_name(Path::new("notes.txt")), None);
+    fn file_names_follow_the_platform() {
+        assert_eq!(
+            file_name("plugbus_tail"),
+            format!("{DLL_PREFIX}plugbus_tail{DLL_SUFFIX}")
+        );
     }
 
     #[test]

@@ -184,8 +184,9 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
             }
         }
     }
-    for (path, reason) in &attachment.refused {
-        output::line(&format!("skipped {}: {reason}", shown(path)));
+    for (_, reason) in &attachment.refused {
+        // The loader's error names the file.
+        output::line(&format!("skipped: {reason}"));
     }
     let mode = options
         .progress

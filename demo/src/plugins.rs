@@ -18,9 +18,8 @@ type Construct = Box<dyn FnOnce(&str) -> Result<Box<dyn Plugin<LogEvent>>, Confi
 struct Spec {
     /// Its crate, as the library file names it.
     crate_name: &'static str,
-    /// Its name in reports (also `Plugin::name`).
+    /// Its name in reports and in the configuration (also `Plugin::name`).
     name: &'static str,
-    config: String,
     attach: AttachOptions,
     /// Whether it is loaded from a library unless `--static`.
     dynamic: bool,
@@ -34,6 +33,15 @@ fn boxed<P: Plugin<LogEvent>>(
     Box::new(move |config| new(config).map(|p| Box::new(p) as Box<dyn Plugin<LogEvent>>))
 }
 
+/// The one configuration every plugin gets, linked in or loaded: each
+/// reads the options qualified with its name.
+fn config(options: &Options) -> String {
+    format!(
+        "top.n={} errors.window={} tail.keep={} alerts.not_found=3 alerts.window=60",
+        options.top, options.window, options.tail
+    )
+}
+
 /// The demo's plugins, configured from the options: `status` and `alerts`
 /// linked in (the latter pushes its alerts into `alerts`), `top`, `errors`
 /// and `tail` loaded from libraries, `tail` on a lossy lane.
@@ -43,7 +51,6 @@ fn specs(options: &Options, alerts: Outbox<Alert>) -> Vec<Spec> {
         Spec {
             crate_name: "plugbus_status_codes",
             name: "status",
-            config: String::new(),
             attach: AttachOptions::new(),
             dynamic: false,
             construct: boxed(plugbus_status_codes::StatusCodes::new),
@@ -51,7 +58,6 @@ fn specs(options: &Options, alerts: Outbox<Alert>) -> Vec<Spec> {
         Spec {
             crate_name: "plugbus_alert",
             name: "alerts",
-            config: String::from("not_found=3 window=60"),
             attach: AttachOptions::new(),
             dynamic: false,
             construct: boxed(move |config| Alerts::new(config).map(|a| a.with_outbox(alerts))),
@@ -59,7 +65,6 @@ fn specs(options: &Options, alerts: Outbox<Alert>) -> Vec<Spec> {
         Spec {
             crate_name: "plugbus_top_paths",
             name: "top",
-            config: format!("n={}", options.top),
             attach: AttachOptions::new(),
             dynamic: true,
             construct: boxed(plugbus_top_paths::TopPaths::new),
@@ -67,7 +72,6 @@ fn specs(options: &Options, alerts: Outbox<Alert>) -> Vec<Spec> {
         Spec {
             crate_name: "plugbus_error_rate",
             name: "errors",
-            config: format!("window={}", options.window),
             attach: AttachOptions::new(),
             dynamic: true,
             construct: boxed(plugbus_error_rate::ErrorRate::new),
@@ -75,7 +79,6 @@ fn specs(options: &Options, alerts: Outbox<Alert>) -> Vec<Spec> {
         Spec {
             crate_name: "plugbus_tail",
             name: "tail",
-            config: format!("keep={}", options.tail),
             // It shows only the latest `keep` requests: a longer queue would
             // hold nothing it shows, and it must never slow the sender.
             attach: AttachOptions::new()
@@ -121,6 +124,7 @@ pub(crate) fn attach(
     alerts: Outbox<Alert>,
 ) -> Result<Attachment, Error> {
     let mut attachment = Attachment::default();
+    let config = config(options);
     let mut dynamic = Vec::new();
     let chosen = specs(options, alerts)
         .into_iter()
@@ -130,7 +134,7 @@ pub(crate) fn attach(
             dynamic.push(spec);
             continue;
         }
-        let plugin = (spec.construct)(&spec.config).map_err(|source| Error::Config {
+        let plugin = (spec.construct)(&config).map_err(|source| Error::Config {
             plugin: spec.name,
             source,
         })?;
@@ -148,17 +152,14 @@ pub(crate) fn attach(
             dir
         }
     };
-    let spec_of =
-        |crate_name: Option<&str>| dynamic.iter().find(|s| Some(s.crate_name) == crate_name);
-    let loaded = library::load_dir(&dir, |crate_name| {
-        spec_of(crate_name)
-            .map(|s| s.config.clone())
-            .unwrap_or_default()
-    })?;
-    for (path, plugin) in loaded {
+    for (path, plugin) in library::load_dir(&dir, &config)? {
         match plugin {
             Ok(plugin) => {
-                let attach = spec_of(library::crate_name(&path))
+                // One of ours gets its attach options; another plugin for
+                // log events (the user's) the defaults.
+                let attach = dynamic
+                    .iter()
+                    .find(|s| s.name == plugin.name())
                     .map(|s| s.attach.clone())
                     .unwrap_or_default();
                 attach_one(host, &mut attachment, plugin, attach, Linked::Dynamic(path))?;

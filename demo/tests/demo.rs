@@ -250,6 +250,7 @@ fn a_plugin_directory_gives_one_result_per_library() {
     ));
     std::fs::write(&junk, "not a library").unwrap();
     std::fs::write(plugins.join("README.txt"), "not a library either").unwrap();
+    std::fs::create_dir(plugins.join("sub")).unwrap();
     let output = run(&[
         log.to_str().unwrap(),
         "--speed=0",
@@ -267,11 +268,17 @@ fn a_plugin_directory_gives_one_result_per_library() {
     );
     let skipped: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.starts_with("skipped "))
+        .filter(|l| l.starts_with("skipped: "))
         .collect();
-    assert_eq!(skipped.len(), 1, "{stdout}");
+    // One result per entry, in file-name order: README.txt, libjunk.so, sub.
+    assert_eq!(skipped.len(), 3, "{stdout}");
+    let readme = plugins.join("README.txt");
     assert!(
-        skipped[0].starts_with(&format!("skipped {}: ", junk.display())),
+        skipped[0].contains(&format!("`{}`", readme.display())),
+        "{stdout}"
+    );
+    assert!(
+        skipped[1].contains(&format!("`{}`", junk.display())),
         "{stdout}"
     );
 }

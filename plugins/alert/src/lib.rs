@@ -28,7 +28,9 @@
 //!
 //! Configuration: `not_found=N` (default 3) 404 answers for one path within
 //! `window=SECONDS` (default 60) of log time raise an alert; the same path
-//! raises no second one within the window.
+//! raises no second one within the window. Options for other plugins
+//! (`top.n=5`) are skipped, and these may be written `alerts.window=60`
+//! (see [`Options`]).
 
 #![forbid(unsafe_code)]
 
@@ -94,7 +96,7 @@ impl Alerts {
     /// # Errors
     /// [`ConfigError`] for anything but `not_found=N` and `window=SECONDS`.
     pub fn new(config: &str) -> Result<Self, ConfigError> {
-        let options = Options::parse(config, &["not_found", "window"])?;
+        let options = Options::parse(config, "alerts", &["not_found", "window"])?;
         Ok(Alerts {
             not_found: options.number("not_found", 3)?,
             window: i64::try_from(options.number("window", 60)?).unwrap_or(i64::MAX),

@@ -28,7 +28,8 @@
 //! ```
 //!
 //! Configuration: `window=SECONDS` (default 10) and `min=REQUESTS`
-//! (default 10).
+//! (default 10), also as `errors.window=...`; other plugins' options
+//! (`top.n=5`) are skipped (see [`Options`]).
 
 #![forbid(unsafe_code)]
 
@@ -73,7 +74,7 @@ impl ErrorRate {
     /// # Errors
     /// [`ConfigError`] for anything but `window=SECONDS` and `min=REQUESTS`.
     pub fn new(config: &str) -> Result<Self, ConfigError> {
-        let options = Options::parse(config, &["window", "min"])?;
+        let options = Options::parse(config, "errors", &["window", "min"])?;
         Ok(ErrorRate {
             window: i64::try_from(options.number("window", 10)?).unwrap_or(i64::MAX),
             min: options.number("min", 10)?,

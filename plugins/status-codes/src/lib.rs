@@ -19,7 +19,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Configuration: none (an empty string).
+//! Configuration: none of its own; other plugins' options (`top.n=5`) are
+//! skipped (see [`Options`]).
 
 #![forbid(unsafe_code)]
 
@@ -42,7 +43,7 @@ impl StatusCodes {
     /// # Errors
     /// [`ConfigError`] for any option.
     pub fn new(config: &str) -> Result<Self, ConfigError> {
-        Options::parse(config, &[])?;
+        Options::parse(config, "status", &[])?;
         Ok(StatusCodes::default())
     }
 

@@ -29,7 +29,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Configuration: `keep=N`, how many requests to keep (default 8).
+//! Configuration: `keep=N` or `tail.keep=N`, how many requests to keep
+//! (default 8); other plugins' options (`top.n=5`) are skipped (see
+//! [`Options`]).
 
 #![forbid(unsafe_code)]
 
@@ -54,7 +56,7 @@ impl Tail {
     /// # Errors
     /// [`ConfigError`] for anything but `keep=N` with N from 1 up.
     pub fn new(config: &str) -> Result<Self, ConfigError> {
-        let options = Options::parse(config, &["keep"])?;
+        let options = Options::parse(config, "tail", &["keep"])?;
         let keep = usize::try_from(options.number("keep", 8)?).unwrap_or(usize::MAX);
         Ok(Tail {
             keep,

@@ -21,7 +21,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Configuration: `n=N`, how many paths and clients to report (default 5).
+//! Configuration: `n=N` or `top.n=N`, how many paths and clients to report
+//! (default 5); other plugins' options (`tail.keep=8`) are skipped (see
+//! [`Options`]).
 
 #![forbid(unsafe_code)]
 
@@ -44,7 +46,7 @@ impl TopPaths {
     /// # Errors
     /// [`ConfigError`] for anything but `n=N` with N from 1 up.
     pub fn new(config: &str) -> Result<Self, ConfigError> {
-        let options = Options::parse(config, &["n"])?;
+        let options = Options::parse(config, "top", &["n"])?;
         Ok(TopPaths {
             n: usize::try_from(options.number("n", 5)?).unwrap_or(usize::MAX),
             paths: HashMap::new(),
