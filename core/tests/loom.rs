@@ -12,6 +12,11 @@
 //! 2. A sender that finds a `Block` lane full registers as waiting, fences,
 //!    and re-checks for room; the lane publishes its cursor, fences, and
 //!    wakes waiting senders.
+//! 3. Two lanes asleep and one publication: the publication must wake both
+//!    (a sender that woke only the first sleeper passed models 1 and 2,
+//!    which have one lane; this one deadlocks on it). The bus is not closed
+//!    until both lanes have handled the message, since closing wakes every
+//!    lane and would hide a lost wake-up.
 #![cfg(loom)]
 
 use std::sync::Arc;
@@ -95,4 +100,56 @@ fn lane_sleep_and_sender_wake() {
 #[test]
 fn sender_waits_for_a_full_lane() {
     model(3);
+}
+
+/// Leaves after its first message, so its lane's thread ends by itself.
+struct Once;
+
+impl Plugin<u32> for Once {
+    fn handle_message(&mut self, _: &Message<u32>) -> Flow {
+        Flow::Detach(plugbus_core::Status::SUCCESS)
+    }
+}
+
+/// Model 3: two lanes that may both be asleep when the one message is
+/// published; each must wake and handle it without the bus closing.
+#[test]
+fn one_publication_wakes_two_sleeping_lanes() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let bus = Bus::new(Fixed::<u32, 2>::new());
+        let mut lanes = Vec::new();
+        for _ in 0..2 {
+            let (tx, rx) = loom::sync::mpsc::channel();
+            let lane_thread = thread::spawn(move || {
+                let mut lane: plugbus_core::Lane<u32, Fixed<u32, 2>> = rx.recv().unwrap();
+                loop {
+                    match lane.run(8) {
+                        Step::Ran(_) => {}
+                        Step::Idle => {
+                            if lane.prepare_sleep() {
+                                while lane.is_sleeping() {
+                                    thread::park();
+                                }
+                            }
+                        }
+                        Step::Done => return lane.finish(),
+                    }
+                }
+            });
+            let waker = Arc::new(Unpark(lane_thread.thread().clone()));
+            let lane = bus
+                .attach(Box::new(Once), AttachOptions::new(), waker)
+                .unwrap();
+            tx.send(lane).unwrap();
+            lanes.push(lane_thread);
+        }
+        bus.try_send(7).unwrap();
+        for lane in lanes {
+            let report = lane.join().unwrap();
+            assert_eq!(report.stats.handled, 1);
+        }
+        bus.close();
+    });
 }

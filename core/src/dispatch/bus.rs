@@ -92,6 +92,9 @@ pub(crate) struct LaneShared<M> {
     /// In the bus's `sleepy` list (only changed under the send lock).
     listed: AtomicBool,
     pub(crate) detach: AtomicBool,
+    /// The tail when the host detached the lane: what was sent while it
+    /// was attached ends there. Written and read under the send lock.
+    detached_at: AtomicUsize,
     pub(crate) waker: Arc<dyn Wake>,
     /// Lossy lanes: their own bounded queue.
     pub(crate) queue: Option<Mutex<VecDeque<Message<M>>>>,
@@ -228,6 +231,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             sleeping: AtomicBool::new(false),
             listed: AtomicBool::new(false),
             detach: AtomicBool::new(false),
+            detached_at: AtomicUsize::new(0),
             waker,
             queue: (!ring_lane).then(|| Mutex::new(VecDeque::new())),
             counters: Counters::default(),
@@ -359,7 +363,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         let mut refused = None;
         while let Some(message) = batch.pop_front() {
             let seq = batch_of.tail.wrapping_add(batch_of.sent);
-            match self.claim_at(batch_of.state, seq) {
+            match self.claim_at(batch_of.state, seq, batch_of.sent == 0) {
                 Ok(()) => {
                     // Dropped under the lock: collecting them would allocate
                     // once per batch, and the drop is one decrement or free.
@@ -386,10 +390,14 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
     fn claim(&self, state: &mut State<M>) -> Result<usize, Refusal> {
         // ORDERING: the tail only changes under the state lock.
         let seq = self.tail.load(Ordering::Relaxed);
-        self.claim_at(state, seq).map(|()| seq)
+        self.claim_at(state, seq, true).map(|()| seq)
     }
 
-    fn claim_at(&self, state: &mut State<M>, seq: usize) -> Result<(), Refusal> {
+    /// Checks that `seq` may be written. A refusal by `Reject` lanes is
+    /// counted in their `rejected` only if `count`: a batch that sent some
+    /// messages before the refusal returns them as sent, and the refusal
+    /// is counted when the retry surfaces it.
+    fn claim_at(&self, state: &mut State<M>, seq: usize, count: bool) -> Result<(), Refusal> {
         // ORDERING: `closed` is only set under the state lock.
         if self.closed.load(Ordering::Relaxed) {
             return Err(Refusal::Closed);
@@ -404,12 +412,14 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             state.reject_limit = self.limit(&state.ring, Overflow::Reject, seq);
             if !before(seq, state.reject_limit) {
                 let mut refused = Vec::new();
-                for lane in state.ring.iter().filter(|l| l.overflow == Overflow::Reject) {
+                for lane in state.ring.iter().filter(|l| l.policy() == Overflow::Reject) {
                     // ORDERING: Acquire pairs with the lane's cursor store; a
                     // stale value only refuses a send it could have taken.
                     let cursor = lane.cursor.load(Ordering::Acquire);
                     if !before(seq, cursor.wrapping_add(lane.capacity)) {
-                        lane.counters.add_rejected();
+                        if count {
+                            lane.counters.add_rejected();
+                        }
                         refused.push(lane.id);
                     }
                 }
@@ -423,7 +433,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
     /// a full ring ahead of `seq` if there are none.
     fn limit(&self, lanes: &[Arc<LaneShared<M>>], policy: Overflow, seq: usize) -> usize {
         let mut limit = seq.wrapping_add(self.capacity());
-        for lane in lanes.iter().filter(|l| l.overflow == policy) {
+        for lane in lanes.iter().filter(|l| l.policy() == policy) {
             // ORDERING: Acquire pairs with the lane's Release cursor store. A
             // waiting sender's SeqCst fence (in `add_waiting_sender`) and the
             // lane's (after its cursor store) make sure it either sees the new
@@ -448,7 +458,12 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         #[cfg(test)]
         self.faults.before_write();
         for lane in &state.lossy {
-            lane.offer(&message);
+            // ORDERING: `detach` is only set under the send lock, which we
+            // hold. A detached lane is no longer attached: what is sent now
+            // is neither queued for it nor counted as its drop.
+            if !lane.detach.load(Ordering::Relaxed) {
+                lane.offer(&message);
+            }
         }
         let slot = &self.storage.slots()[seq & self.mask];
         let old = if state.live == self.capacity() {
@@ -578,14 +593,34 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
 
     /// Asks a plugin to leave: its lane detaches it with
     /// [`Exit::Removed`](crate::Exit::Removed) before its next message.
+    /// Messages sent before this that the plugin has not taken yet are
+    /// counted as its drops; messages sent after are not its business.
     /// Returns false if no such plugin is attached.
     pub fn detach(&self, id: PluginId) -> bool {
-        let state = self.state.lock();
+        let mut state = self.state.lock();
         let Some(lane) = state.ring.iter().chain(&state.lossy).find(|l| l.id == id) else {
             return false;
         };
+        let lane = lane.clone();
+        // ORDERING: the tail and `detached_at` only change under the state
+        // lock, which the lane takes too when it leaves (`remove`).
+        let tail = self.tail.load(Ordering::Relaxed);
+        lane.detached_at.store(tail, Ordering::Relaxed);
         // ORDERING: SeqCst like `close`: the lane's sleep check reads it.
         lane.detach.store(true, Ordering::SeqCst);
+        if lane.overflow == Overflow::Reject {
+            // Until it leaves, the lane gates the sender like a `Block` one
+            // (see `LaneShared::policy`): lower the cached limit for it.
+            // ORDERING: Acquire pairs with the lane's cursor store.
+            let limit = lane
+                .cursor
+                .load(Ordering::Acquire)
+                .wrapping_add(lane.capacity);
+            if before(limit, state.block_limit) {
+                state.block_limit = limit;
+            }
+        }
+        drop(state);
         lane.notify();
         true
     }
@@ -629,13 +664,38 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
     /// Removes a lane that exited; it no longer gates the sender. By the
     /// lane's identity (its shared record), never by id: removing another
     /// live lane would let the sender overwrite the slot it reads.
-    pub(crate) fn remove(&self, lane: &Arc<LaneShared<M>>) {
+    ///
+    /// If the host detached the lane, the messages sent to it before the
+    /// detach that it did not take (`cursor` is its position in the ring)
+    /// are counted as dropped, and its queue is emptied.
+    pub(crate) fn remove(&self, lane: &Arc<LaneShared<M>>, cursor: usize) {
         let mut state = self.state.lock();
         let other = |l: &Arc<LaneShared<M>>| !Arc::ptr_eq(l, lane);
         state.ring.retain(other);
         state.lossy.retain(other);
         state.sleepy.retain(other);
+        // ORDERING: `detach` and `detached_at` only change under the lock.
+        let leftover = if !lane.detach.load(Ordering::Relaxed) {
+            None
+        } else if let Some(queue) = &lane.queue {
+            Some(core::mem::take(&mut *queue.lock()))
+        } else {
+            // The lane never takes a message published after the detach
+            // (it checks the flag after loading the tail), so its cursor is
+            // at most `detached_at`.
+            let unread = lane
+                .detached_at
+                .load(Ordering::Relaxed)
+                .wrapping_sub(cursor);
+            lane.counters.add_dropped(unread);
+            None
+        };
         drop(state);
+        if let Some(queue) = leftover {
+            lane.counters.add_dropped(queue.len());
+            // Dropped outside the lock: the last reference frees a message.
+            drop(queue);
+        }
         self.wake_senders();
     }
 
@@ -701,6 +761,21 @@ impl Refusal {
 }
 
 impl<M> LaneShared<M> {
+    /// The policy the sender applies to this lane now. A `Reject` lane the
+    /// host detached still reads the ring until it leaves, so it still
+    /// gates the sender, but it no longer refuses sends (nor counts them):
+    /// the sender waits for it like for a `Block` lane. Called under the
+    /// send lock, under which `detach` is set.
+    fn policy(&self) -> Overflow {
+        // ORDERING: `detach` only changes under the send lock, which the
+        // caller holds.
+        if self.overflow == Overflow::Reject && self.detach.load(Ordering::Relaxed) {
+            Overflow::Block
+        } else {
+            self.overflow
+        }
+    }
+
     /// Wakes the lane if its sleep bit is still set. The swap decides who
     /// takes the bit (a publication, close, detach, or the lane cancelling),
     /// so each sleep is woken once.

@@ -93,7 +93,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
                 .as_mut()
                 .expect("a lane that has not exited has its plugin");
             if let Err(panic) = guard(|| plugin.on_attach(id)) {
-                self.fail(panic);
+                self.fail_in_hook(panic);
                 return Step::Done;
             }
         }
@@ -186,7 +186,11 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
                 .extend(queue.drain(..n));
         }
         if self.detach_requested() {
+            // Taken from the queue, never delivered: sent while the plugin
+            // was attached, so counted as dropped (the rest of the queue is
+            // counted when the lane leaves the bus).
             if let Some(batch) = &mut self.batch {
+                self.shared.counters.add_dropped(batch.len());
                 batch.clear();
             }
             return 0;
@@ -308,8 +312,17 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         }
     }
 
+    /// A message's filter or handler panicked: counted in `panicked`,
+    /// which with `handled` and `filtered` adds up to `received`.
     fn fail(&mut self, panic: String) {
         self.local.panicked += 1;
+        self.fail_in_hook(panic);
+    }
+
+    /// A panic no message caused (`on_attach`, `on_detach`, the plugin's
+    /// drop): the exit and the report's panic text say so, and the message
+    /// counters stay as they were.
+    fn fail_in_hook(&mut self, panic: String) {
         self.panic = Some(panic.into_boxed_str());
         self.exit(Exit::Panicked);
     }
@@ -321,18 +334,18 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             return;
         }
         self.exit = Some(exit);
-        self.bus.remove(&self.shared);
+        self.bus.remove(&self.shared, self.cursor);
         if let Some(mut plugin) = self.plugin.take() {
+            // Panics here are no message's: reported by the exit and the
+            // panic text, not counted in `panicked` (see `fail_in_hook`).
             if exit != Exit::Panicked && self.started {
                 if let Err(panic) = guard(|| plugin.on_detach(exit)) {
-                    self.local.panicked += 1;
                     self.panic = Some(panic.into_boxed_str());
                     self.exit = Some(Exit::Panicked);
                 }
             }
             if let Err(panic) = guard(move || drop(plugin)) {
                 if self.panic.is_none() {
-                    self.local.panicked += 1;
                     self.panic = Some(panic.into_boxed_str());
                     self.exit = Some(Exit::Panicked);
                 }

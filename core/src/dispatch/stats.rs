@@ -10,10 +10,19 @@ use crate::plugin::{Exit, PluginId};
 
 /// A snapshot of one plugin's counters.
 ///
-/// For every plugin, `received == handled + filtered + panicked`; for the
-/// lossy policies, every message sent while it was attached is either
-/// received, dropped or still queued. Counters wrap at `usize::MAX` on
-/// targets with 32-bit atomics.
+/// Two identities hold for every plugin, at any time for the first and in
+/// the final report for the second:
+/// - `received == handled + filtered + panicked`: every message the lane
+///   took was handled, declined by the filter, or is the one whose filter or
+///   handler panicked. A panic in `on_attach`, `on_detach` or the plugin's
+///   `Drop` is no message's: the report's `exit` and `panic` say so, and
+///   `panicked` stays 0.
+/// - `received + dropped` is the number of messages sent while the plugin
+///   was attached (from `attach` until `detach`, or until shutdown), unless
+///   it left by itself (`Flow::Detach`, a panic): then what was sent after
+///   it left is not counted.
+///
+/// Counters wrap at `usize::MAX` on targets with 32-bit atomics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Stats {
@@ -23,11 +32,15 @@ pub struct Stats {
     pub handled: u64,
     /// Messages the plugin's filter declined.
     pub filtered: u64,
-    /// Messages its overflow policy dropped (`DropOldest`, `DropNewest`).
+    /// Messages its overflow policy dropped (`DropOldest`, `DropNewest`),
+    /// and messages sent to it before the host detached it that it had not
+    /// taken yet.
     pub dropped: u64,
-    /// Sends refused because this plugin was full (`Reject`).
+    /// Sends refused because this plugin was full (`Reject`): one per
+    /// failed send, also for a batch.
     pub rejected: u64,
-    /// 1 if one of its methods panicked.
+    /// 1 if its filter or handler panicked on a message (the lane then
+    /// detaches it); hook panics are not counted here.
     pub panicked: u64,
     /// The most messages it was ever behind, seen at the start of a batch.
     pub lag_max: u64,

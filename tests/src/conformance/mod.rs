@@ -78,7 +78,8 @@ macro_rules! conformance {
                 drop_newest, drop_oldest, reject, detach_with_status,
                 host_detach, attach_while_flowing, panic_is_isolated,
                 panic_in_hooks, shutdown_drains, outbox_replies, stats_while_running,
-                bad_capacity, concat_static, panicky_payload_is_isolated
+                bad_capacity, concat_static, panicky_payload_is_isolated,
+                detach_counts_what_was_waiting, reject_batch_counted_once
             );
             $crate::conformance!(@dynamic $family;
                 concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated

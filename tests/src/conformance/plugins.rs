@@ -35,6 +35,7 @@ pub struct Recorder<M> {
     panic_on: Option<usize>,
     panic_in_attach: bool,
     panic_in_detach: bool,
+    panic_in_drop: bool,
     filter: Option<fn(&M) -> bool>,
     gate: Option<Gate>,
     delay: Option<Duration>,
@@ -54,6 +55,7 @@ impl<M: Clone + Send + Sync + 'static> Recorder<M> {
                 panic_on: None,
                 panic_in_attach: false,
                 panic_in_detach: false,
+                panic_in_drop: false,
                 filter: None,
                 gate: None,
                 delay: None,
@@ -84,6 +86,12 @@ impl<M: Clone + Send + Sync + 'static> Recorder<M> {
     /// Panics in `on_detach`.
     pub fn panic_in_detach(mut self) -> Self {
         self.panic_in_detach = true;
+        self
+    }
+
+    /// Panics when dropped.
+    pub fn panic_in_drop(mut self) -> Self {
+        self.panic_in_drop = true;
         self
     }
 
@@ -170,6 +178,17 @@ impl<M: Clone + Send + Sync + 'static> Plugin<M> for Recorder<M> {
     }
 }
 
+impl<M> Drop for Recorder<M> {
+    fn drop(&mut self) {
+        if self.panic_in_drop {
+            panic!("{} panics in drop", self.name);
+        }
+    }
+}
+
+/// How long a [`Gate`] holds a plugin at most.
+pub(crate) const GATE_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Holds a plugin inside its handler until the test opens it, and counts
 /// how many handler calls reached it. On a host whose lanes run only when
 /// polled, a gate starts open: its lanes cannot run during a send anyway.
@@ -194,13 +213,23 @@ impl Gate {
         )))
     }
 
+    /// Waits until the gate is open. A gate still closed after
+    /// [`GATE_PATIENCE`] means the test failed before it opened it: the
+    /// plugin panics, so its lane ends and the host can shut down and the
+    /// test report its own failure, instead of hanging on the lane.
     fn pass(&self) {
         let (lock, cvar) = &*self.0;
         let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
         state.entered += 1;
         cvar.notify_all();
+        let deadline = std::time::Instant::now() + GATE_PATIENCE;
         while !state.open {
-            state = cvar.wait(state).unwrap_or_else(PoisonError::into_inner);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "a gate was never opened");
+            state = cvar
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 

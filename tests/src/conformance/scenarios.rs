@@ -432,17 +432,40 @@ pub fn panic_is_isolated<F: Family>() {
     assert_eq!(report(&reports, g).exit, Exit::Shutdown, "{}", F::NAME);
 }
 
-/// Panics in the attach and detach hooks are caught and reported too.
+/// Panics in the attach and detach hooks and in the plugin's drop are
+/// caught and reported too. They are no message's panic: `panicked` stays
+/// 0, so `received == handled + filtered + panicked` holds (issue 16).
 pub fn panic_in_hooks<F: Family>() {
     let mut host = F::host::<u64>(16);
     let (at, at_seen) = Recorder::new("attach-panics");
     let (de, de_seen) = Recorder::new("detach-panics");
+    let (dr, dr_seen) = Recorder::new("drop-panics");
     let a = host.attach(at.panic_in_attach()).unwrap();
     let d = host.attach(de.panic_in_detach()).unwrap();
+    let r = host.attach(dr.panic_in_drop()).unwrap();
     for i in 0..4 {
         host.send(i).unwrap();
     }
     let reports = host.shutdown();
+    for id in [a, d, r] {
+        let stats = report(&reports, id).stats;
+        assert_eq!(
+            stats.received,
+            stats.handled + stats.filtered + stats.panicked,
+            "{}: {}: received != handled + filtered + panicked in {stats:?}",
+            F::NAME,
+            report(&reports, id).name
+        );
+        assert_eq!(stats.panicked, 0, "{}: a hook panic counted", F::NAME);
+    }
+    let dr = report(&reports, r);
+    assert_eq!(
+        (dr.exit, dr.stats.handled, dr.panic.as_deref()),
+        (Exit::Panicked, 4, Some("drop-panics panics in drop")),
+        "{}",
+        F::NAME
+    );
+    assert_eq!(dr_seen.get(), range(4), "{}", F::NAME);
     let at = report(&reports, a);
     assert_eq!(
         (at.exit, at.stats.received),
@@ -754,4 +777,104 @@ fn check_panicky_payload<F: Family, M: Send + Sync + 'static>(
         F::NAME
     );
     assert_eq!(report(&reports, good).stats.handled, 10, "{}", F::NAME);
+}
+
+/// A plugin the host detaches while messages wait for it: those sent before
+/// the detach that it had not taken are counted as dropped, and those sent
+/// after are neither delivered nor counted, whatever its policy (issue 16).
+/// So `received + dropped` is exactly what was sent while it was attached.
+fn detach_while_waiting<F: Family>(overflow: Overflow) {
+    let mut host = F::host::<u64>(64);
+    let gate = Gate::new(F::CONCURRENT);
+    let (plugin, seen) = Recorder::new("detached");
+    let (other, other_seen) = Recorder::new("other");
+    let capacity = if matches!(overflow, Overflow::Block | Overflow::Reject) {
+        4
+    } else {
+        2
+    };
+    let id = host
+        .attach_with(
+            Box::new(plugin.gate(gate.clone())),
+            AttachOptions::new().capacity(capacity).overflow(overflow),
+        )
+        .unwrap();
+    host.attach(other).unwrap();
+    host.send(0).unwrap();
+    if F::CONCURRENT {
+        wait_until::<F, _>(&mut host, "the plugin to take message 0", |_| {
+            gate.entered() == 1
+        });
+    }
+    for i in 1..=3 {
+        host.send(i).unwrap();
+    }
+    assert!(host.detach(id), "{}: detach {overflow:?}", F::NAME);
+    // A full ring lane gates the sender until it has left.
+    gate.open();
+    for i in 4..=6 {
+        host.send(i)
+            .unwrap_or_else(|e| panic!("{}: {overflow:?}: send {i} after detach: {e}", F::NAME));
+    }
+    let reports = host.shutdown();
+    let r = report(&reports, id);
+    let expected = if F::CONCURRENT { 1 } else { 0 };
+    assert_eq!(r.exit, Exit::Removed, "{}: {overflow:?}", F::NAME);
+    assert_eq!(
+        (
+            r.stats.received,
+            r.stats.handled,
+            r.stats.dropped,
+            r.stats.rejected
+        ),
+        (expected, expected, 4 - expected, 0),
+        "{}: {overflow:?}: four messages were sent while it was attached",
+        F::NAME
+    );
+    assert_eq!(seen.get(), range(expected), "{}: {overflow:?}", F::NAME);
+    assert_eq!(other_seen.get(), range(7), "{}: {overflow:?}", F::NAME);
+}
+
+/// A plugin detached while messages wait for it, with every policy: what
+/// was sent before the detach and not taken is counted as dropped, nothing
+/// sent after is delivered or counted (issue 16).
+pub fn detach_counts_what_was_waiting<F: Family>() {
+    for overflow in [
+        Overflow::DropNewest,
+        Overflow::DropOldest,
+        Overflow::Block,
+        Overflow::Reject,
+    ] {
+        detach_while_waiting::<F>(overflow);
+    }
+}
+
+/// A batch refused by a full `Reject` plugin after part of it was sent
+/// counts one rejection, as one failed `send` does (issue 16).
+pub fn reject_batch_counted_once<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let gate = Gate::new(F::CONCURRENT);
+    let (plugin, seen) = Recorder::new("picky");
+    let id = host
+        .attach_with(
+            Box::new(plugin.gate(gate.clone())),
+            AttachOptions::new().capacity(4).overflow(Overflow::Reject),
+        )
+        .unwrap();
+    let (other, other_seen) = Recorder::new("other");
+    host.attach(other).unwrap();
+    match host.send_batch(range(10)) {
+        Err(SendError::Rejected { value, refused }) => {
+            assert_eq!(value, (4..10).collect::<Vec<_>>(), "{}", F::NAME);
+            assert_eq!(refused, vec![id], "{}", F::NAME);
+        }
+        other => panic!("{}: expected Rejected, got {other:?}", F::NAME),
+    }
+    assert_eq!(host.stats(id).map(|s| s.rejected), Some(1), "{}", F::NAME);
+    gate.open();
+    let reports = host.shutdown();
+    let stats = report(&reports, id).stats;
+    assert_eq!((stats.handled, stats.rejected), (4, 1), "{}", F::NAME);
+    assert_eq!(seen.get(), range(4), "{}", F::NAME);
+    assert_eq!(other_seen.get(), range(4), "{}", F::NAME);
 }
