@@ -39,25 +39,40 @@ pub(crate) fn built(crate_name: &str) -> Result<PathBuf, Error> {
         .ok_or(Error::NotBuilt { file, looked_in })
 }
 
-/// Makes `dir` a plugin directory holding exactly the libraries cargo built
-/// for these crates (any other file in it is removed first).
+/// Puts the libraries cargo built for these crates into the plugin
+/// directory `dir`, each copied only if it is missing or older than the
+/// build. A copy is written beside `dir` and renamed into it, so another
+/// run of the demo loading `dir` at the same time sees each library whole
+/// or not at all, and nothing is ever removed from under it.
 pub(crate) fn gather(crate_names: &[&str], dir: &Path) -> Result<(), Error> {
     let io = |what, path: &Path| {
         let path = path.to_owned();
         move |source| Error::Io { what, path, source }
     };
     fs::create_dir_all(dir).map_err(io("create", dir))?;
-    for path in entries(dir)? {
-        if path.is_file() {
-            fs::remove_file(&path).map_err(io("remove", &path))?;
-        }
-    }
+    let staging = dir.parent().unwrap_or(dir);
     for name in crate_names {
         let from = built(name)?;
         let to = dir.join(file_name(name));
-        fs::copy(&from, &to).map_err(io("copy a plugin to", &to))?;
+        if is_current(&to, &from) {
+            continue;
+        }
+        let part = staging.join(format!(".{}-{}.part", file_name(name), std::process::id()));
+        fs::copy(&from, &part).map_err(io("copy a plugin to", &part))?;
+        fs::rename(&part, &to).map_err(io("move a plugin to", &to))?;
     }
     Ok(())
+}
+
+/// Whether `copy` has the length of `original` and is not older.
+fn is_current(copy: &Path, original: &Path) -> bool {
+    let (Ok(copy), Ok(original)) = (fs::metadata(copy), fs::metadata(original)) else {
+        return false;
+    };
+    match (copy.modified(), original.modified()) {
+        (Ok(copied), Ok(built)) => copy.len() == original.len() && copied >= built,
+        _ => false,
+    }
 }
 
 /// The entries of `dir`, sorted by name.

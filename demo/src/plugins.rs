@@ -126,12 +126,12 @@ pub(crate) fn attach(
     let mut attachment = Attachment::default();
     let config = config(options);
     let mut dynamic = Vec::new();
-    let chosen = specs(options, alerts)
-        .into_iter()
-        .filter(|spec| options.plugins.contains(&spec.name));
-    for spec in chosen {
+    for spec in specs(options, alerts) {
         if spec.dynamic && !options.all_static {
             dynamic.push(spec);
+            continue;
+        }
+        if !options.plugins.contains(&spec.name) {
             continue;
         }
         let plugin = (spec.construct)(&config).map_err(|source| Error::Config {
@@ -140,7 +140,10 @@ pub(crate) fn attach(
         })?;
         attach_one(host, &mut attachment, plugin, spec.attach, Linked::Static)?;
     }
-    if dynamic.is_empty() {
+    if !dynamic
+        .iter()
+        .any(|spec| options.plugins.contains(&spec.name))
+    {
         return Ok(attachment);
     }
     let dir = match &options.plugin_dir {
@@ -155,13 +158,14 @@ pub(crate) fn attach(
     for (path, plugin) in library::load_dir(&dir, &config)? {
         match plugin {
             Ok(plugin) => {
-                // One of ours gets its attach options; another plugin for
-                // log events (the user's) the defaults.
-                let attach = dynamic
-                    .iter()
-                    .find(|s| s.name == plugin.name())
-                    .map(|s| s.attach.clone())
-                    .unwrap_or_default();
+                // One of ours gets its attach options, or stays out if not
+                // chosen; another plugin for log events (the user's) gets
+                // the defaults.
+                let attach = match dynamic.iter().find(|s| s.name == plugin.name()) {
+                    Some(spec) if !options.plugins.contains(&spec.name) => continue,
+                    Some(spec) => spec.attach.clone(),
+                    None => AttachOptions::new(),
+                };
                 attach_one(host, &mut attachment, plugin, attach, Linked::Dynamic(path))?;
             }
             Err(error) => attachment.refused.push((path, error.to_string())),
