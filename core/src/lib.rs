@@ -48,6 +48,7 @@
 
 extern crate alloc;
 
+pub mod ask;
 mod dispatch;
 mod error;
 pub mod ffi;

@@ -183,6 +183,87 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
         Ok(count)
     }
 
+    /// Asks every plugin a question and collects the answers, each with
+    /// its plugin's id, for at most `timeout` after it is sent (see
+    /// [`ask`](crate::ask) for who is waited for). `make` puts the
+    /// [`Request`](crate::ask::Request) into a message; the lanes run on
+    /// this thread meanwhile, and it sleeps only while they are idle and a
+    /// plugin still owes an answer from elsewhere (a
+    /// [`Responder`](crate::ask::Responder) on another thread).
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use plugbus_core::ask::Request;
+    /// use plugbus_core::{Flow, LocalHost, Message, Plugin, PluginId};
+    ///
+    /// struct Name(&'static str, Option<PluginId>);
+    /// impl Plugin<Request<(), &'static str>> for Name {
+    ///     fn on_attach(&mut self, id: PluginId) {
+    ///         self.1 = Some(id);
+    ///     }
+    ///     fn handle_message(&mut self, request: &Message<Request<(), &'static str>>) -> Flow {
+    ///         let _ = request.answer(self.1.unwrap(), self.0);
+    ///         Flow::Continue
+    ///     }
+    /// }
+    ///
+    /// let mut host = LocalHost::new();
+    /// host.attach(Name("a", None)).unwrap();
+    /// host.attach(Name("b", None)).unwrap();
+    /// let answers = host.ask(|request| request, (), Duration::from_secs(1)).unwrap();
+    /// let mut names: Vec<_> = answers.iter().map(|answer| **answer).collect();
+    /// names.sort();
+    /// assert_eq!(names, ["a", "b"]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](LocalHost::send), with the message `make` made.
+    #[cfg(feature = "std")]
+    pub fn ask<Q, A: Send + Sync + 'static>(
+        &mut self,
+        make: impl FnOnce(crate::ask::Request<Q, A>) -> M,
+        question: Q,
+        timeout: core::time::Duration,
+    ) -> Result<crate::ask::Answers<A>, SendError<M>> {
+        extern crate std;
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let (asking, message) = crate::ask::Asking::new(&self.bus, make, question, deadline);
+        let bus = self.bus.clone();
+        crate::ask::send_with(&bus, message, |_| {
+            self.poll();
+        })?;
+        while !asking.is_done() {
+            if self.poll() == 0 && !self.lanes.get_mut().iter().any(Lane::has_work) {
+                asking.wait_blocking();
+            }
+        }
+        Ok(asking.finish())
+    }
+
+    /// [`ask`](LocalHost::ask) where there is no clock of the standard
+    /// library: runs the lanes until every plugin asked has settled or
+    /// `expired` (checked between turns of the lanes) says time is up.
+    ///
+    /// # Errors
+    /// As [`send`](LocalHost::send), with the message `make` made.
+    pub fn ask_until<Q, A: Send + Sync + 'static>(
+        &mut self,
+        make: impl FnOnce(crate::ask::Request<Q, A>) -> M,
+        question: Q,
+        mut expired: impl FnMut() -> bool,
+    ) -> Result<crate::ask::Answers<A>, SendError<M>> {
+        let (asking, message) = crate::ask::Asking::new(&self.bus, make, question, None);
+        let bus = self.bus.clone();
+        crate::ask::send_with(&bus, message, |_| {
+            self.poll();
+        })?;
+        while !asking.is_done() && !expired() {
+            self.poll();
+        }
+        Ok(asking.finish())
+    }
+
     /// Runs every lane once, round-robin: each takes what is queued for it
     /// (up to a batch). Returns how many messages the lanes took.
     pub fn poll(&mut self) -> usize {

@@ -7,6 +7,9 @@ use core::ops::Deref;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
 
+use crate::ask::{Delivery, Hook};
+use crate::plugin::PluginId;
+
 /// A broadcast message: one allocation, shared by every plugin that sees it.
 ///
 /// `Clone` is one atomic increment; the last drop frees the value with the
@@ -51,6 +54,9 @@ struct Header {
     /// Keeps the creating library mapped while the envelope lives (null in
     /// the host and in statically linked plugins).
     owner: *const ImageOwner,
+    /// A question's reply object, told by every lane that delivers this
+    /// envelope (null but for questions; see [`crate::ask`]). Retained.
+    hook: *const Hook,
 }
 
 #[repr(C)]
@@ -120,6 +126,17 @@ unsafe impl<M: Send + Sync> Sync for Message<M> {}
 impl<M> Message<M> {
     /// Wraps `value` in a new envelope with a count of one.
     pub fn new(value: M) -> Self {
+        Self::with_hook(value, ptr::null())
+    }
+
+    /// Wraps `value` in a new envelope whose lanes tell `hook` of each
+    /// delivery (null: none); the envelope retains the hook until its
+    /// memory is freed.
+    pub(crate) fn with_hook(value: M, hook: *const Hook) -> Self {
+        if !hook.is_null() {
+            // SAFETY: a non-null hook is live: the caller holds a reference.
+            unsafe { Hook::retain(hook) };
+        }
         // ORDERING: Acquire pairs with the Release in `set_image_owner`.
         let owner = IMAGE_OWNER.load(Ordering::Acquire);
         if !owner.is_null() {
@@ -131,6 +148,7 @@ impl<M> Message<M> {
                 count: AtomicUsize::new(1),
                 release: release::<M>,
                 owner,
+                hook,
             },
             value,
         });
@@ -183,10 +201,23 @@ impl<M> Message<M> {
         unsafe {
             let value = ptr::read(&(*inner).value);
             let header = &raw mut (*inner).header;
-            let owner = (*header).owner;
+            let (owner, hook) = ((*header).owner, (*header).hook);
             ((*header).release)(header);
             release_owner(owner);
+            Hook::release_if_any(hook);
             Ok(value)
+        }
+    }
+
+    /// Tells a question's reply object that the lane of `plugin` is done
+    /// with this envelope (a lane calls it after the filter, the handler,
+    /// or a panic in either); nothing for an envelope without a hook.
+    #[inline]
+    pub(crate) fn delivered(&self, plugin: PluginId, delivery: Delivery<'_>) {
+        let hook = self.header().hook;
+        if !hook.is_null() {
+            // SAFETY: the envelope retains its hook while it lives.
+            unsafe { Hook::delivered(hook, plugin, delivery) };
         }
     }
 
@@ -302,9 +333,10 @@ impl<M> Drop for Message<M> {
         // function is the creator's, so the creator's allocator frees it.
         unsafe {
             (*header).count.store(usize::MAX, Ordering::Relaxed);
-            let owner = (*header).owner;
+            let (owner, hook) = ((*header).owner, (*header).hook);
             ((*header).release)(header);
             release_owner(owner);
+            Hook::release_if_any(hook);
         }
     }
 }

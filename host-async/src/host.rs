@@ -3,6 +3,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future::or;
+use plugbus_core::ask::{self, Answers, Asking, Request};
 
 use plugbus_core::task::{LaneTask, Reports};
 use plugbus_core::{
@@ -10,7 +14,9 @@ use plugbus_core::{
     SendError, Stats, TrySendError,
 };
 
+use crate::deadline::Sleep;
 use crate::lane_thread::LaneThread;
+use crate::park::park_until_room;
 use crate::runtime::Runtime;
 use crate::sender::Sender;
 
@@ -348,6 +354,87 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
         I: IntoIterator<Item = M>,
     {
         self.sender.send_batch_blocking(values)
+    }
+
+    /// Asks every plugin a question and collects the answers, each with
+    /// its plugin's id, for at most `timeout` (see
+    /// [`plugbus_core::ask`] for who is waited for). `make` puts the
+    /// [`Request`] into a message; it is sent as [`send`](Host::send)
+    /// sends, awaiting room under `Block` (that wait counts in `timeout`).
+    /// Returns as soon as every plugin asked has settled, or at the
+    /// timeout, woken by a thread this crate keeps for deadlines (the
+    /// runtime needs no timer).
+    ///
+    /// # Example
+    /// ```
+    /// # use std::future::Future;
+    /// # #[derive(Debug)]
+    /// # struct ThreadPerLane;
+    /// # impl plugbus_host_async::Runtime for ThreadPerLane {
+    /// #     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, lane: F) {
+    /// #         std::thread::spawn(move || futures_lite::future::block_on(lane));
+    /// #     }
+    /// # }
+    /// use std::time::Duration;
+    /// use plugbus_host_async::ask::Request;
+    /// use plugbus_host_async::{Flow, Message, Plugin, PluginId};
+    ///
+    /// struct Square(Option<PluginId>);
+    /// impl Plugin<Request<u64, u64>> for Square {
+    ///     fn on_attach(&mut self, id: PluginId) {
+    ///         self.0 = Some(id);
+    ///     }
+    ///     fn handle_message(&mut self, request: &Message<Request<u64, u64>>) -> Flow {
+    ///         let n = *request.question();
+    ///         let _ = request.answer(self.0.unwrap(), n * n);
+    ///         Flow::Continue
+    ///     }
+    /// }
+    ///
+    /// let host = plugbus_host_async::Host::<_, ThreadPerLane>::on(ThreadPerLane);
+    /// let id = host.attach(Square(None))?;
+    /// let answers = futures_lite::future::block_on(
+    ///     host.ask(|request| request, 12, Duration::from_secs(5)),
+    /// )?;
+    /// assert_eq!(answers.get(id), Some(&144));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](Host::send), with the message `make` made.
+    pub async fn ask<Q, A: Send + Sync + 'static>(
+        &self,
+        make: impl FnOnce(Request<Q, A>) -> M,
+        question: Q,
+        timeout: Duration,
+    ) -> Result<Answers<A>, SendError<M>> {
+        let deadline = Instant::now().checked_add(timeout);
+        let (asking, message) = Asking::new(self.bus(), make, question, deadline);
+        ask::send(self.bus(), message).await?;
+        match deadline {
+            Some(deadline) => or(asking.done(), Sleep::until(deadline)).await,
+            None => asking.done().await,
+        }
+        Ok(asking.finish())
+    }
+
+    /// The blocking twin of [`ask`](Host::ask), for threads outside the
+    /// runtime: waits for room and answers by parking the thread (no
+    /// timer thread).
+    ///
+    /// # Errors
+    /// As [`send`](Host::send), with the message `make` made.
+    pub fn ask_blocking<Q, A: Send + Sync + 'static>(
+        &self,
+        make: impl FnOnce(Request<Q, A>) -> M,
+        question: Q,
+        timeout: Duration,
+    ) -> Result<Answers<A>, SendError<M>> {
+        let deadline = Instant::now().checked_add(timeout);
+        let (asking, message) = Asking::new(self.bus(), make, question, deadline);
+        ask::send_with(self.bus(), message, park_until_room)?;
+        asking.wait_blocking();
+        Ok(asking.finish())
     }
 
     /// A cloneable handle that sends to this host's plugins.

@@ -62,6 +62,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod common;
+mod deadline;
 mod host;
 mod lane_thread;
 mod park;

@@ -6,12 +6,15 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use plugbus_core::ask::{self, Answers, Asking, Request};
 
 use plugbus_core::{
     AttachError, AttachOptions, Bus, Plugin, PluginId, PluginInfo, Report, SendError, Stats,
     TrySendError,
 };
-use plugbus_host_async::LaneThread;
+use plugbus_host_async::{LaneThread, park_until_room};
 
 use crate::sender::Sender;
 
@@ -252,6 +255,72 @@ impl<M: Send + Sync + 'static> Host<M> {
         values: impl IntoIterator<Item = M>,
     ) -> Result<usize, SendError<Vec<M>>> {
         self.sender.send_batch(values)
+    }
+
+    /// Asks every plugin a question and collects the answers, each with
+    /// its plugin's id, for at most `timeout` (see
+    /// [`plugbus_core::ask`] for who is waited for). `make` puts the
+    /// [`Request`] into a message; it is sent as [`send`](Host::send)
+    /// sends, waiting for room under `Block` (that wait counts in
+    /// `timeout`). Blocks the calling thread until every plugin asked has
+    /// settled, or the timeout.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use plugbus_host_std::ask::Request;
+    /// use plugbus_host_std::{Flow, Host, Message, Plugin, PluginId};
+    ///
+    /// enum Command {
+    ///     Add(u64),
+    ///     Total(Request<(), u64>),
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Sum {
+    ///     id: Option<PluginId>,
+    ///     total: u64,
+    /// }
+    ///
+    /// impl Plugin<Command> for Sum {
+    ///     fn on_attach(&mut self, id: PluginId) {
+    ///         self.id = Some(id);
+    ///     }
+    ///     fn handle_message(&mut self, message: &Message<Command>) -> Flow {
+    ///         match (&**message, self.id) {
+    ///             (Command::Add(n), _) => self.total += n,
+    ///             (Command::Total(request), Some(id)) => {
+    ///                 let _ = request.answer(id, self.total);
+    ///             }
+    ///             (Command::Total(_), None) => {}
+    ///         }
+    ///         Flow::Continue
+    ///     }
+    /// }
+    ///
+    /// let host = Host::new();
+    /// let sum = host.attach(Sum::default())?;
+    /// host.send(Command::Add(40))?;
+    /// host.send(Command::Add(2))?;
+    /// let answers = host.ask(Command::Total, (), Duration::from_secs(5))?;
+    /// assert_eq!(answers.get(sum), Some(&42));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](Host::send), with the message `make` made.
+    pub fn ask<Q, A: Send + Sync + 'static>(
+        &self,
+        make: impl FnOnce(Request<Q, A>) -> M,
+        question: Q,
+        timeout: Duration,
+    ) -> Result<Answers<A>, SendError<M>> {
+        let deadline = Instant::now().checked_add(timeout);
+        let bus = self.sender.bus();
+        let (asking, message) = Asking::new(bus, make, question, deadline);
+        ask::send_with(bus, message, park_until_room)?;
+        asking.wait_blocking();
+        Ok(asking.finish())
     }
 
     /// A handle for sending from other threads.

@@ -10,6 +10,7 @@ use core::sync::atomic::Ordering;
 use super::bus::{Bus, LaneShared};
 use super::guard::guard;
 use super::stats::{Local, Report, Stats};
+use crate::ask::Delivery;
 use crate::message::Message;
 use crate::plugin::{Exit, Flow, Plugin, PluginId};
 use crate::ring::{Heap, Storage};
@@ -138,6 +139,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         let bus = &*self.bus;
         let cursor = self.cursor;
         let local = &mut self.local;
+        let id = self.shared.id;
         let mut taken = 0;
         // One guard for the whole batch rather than one per message: the
         // loop stays tight (the per-message guard kept `deliver` out of
@@ -153,15 +155,23 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
                 if plugin.wants(message) {
                     let flow = plugin.handle_message(message);
                     local.handled += 1;
+                    message.delivered(id, Delivery::Handled);
                     if flow != Flow::Continue {
                         return flow;
                     }
                 } else {
                     local.filtered += 1;
+                    message.delivered(id, Delivery::Filtered);
                 }
             }
             Flow::Continue
         });
+        if let Err(panic) = &outcome {
+            // SAFETY: the message that panicked, at `cursor + taken - 1`
+            // (`taken` counts it), below the cursor we have not published.
+            let message = unsafe { bus.slot(cursor.wrapping_add(taken - 1)) };
+            message.delivered(id, Delivery::Panicked(panic));
+        }
         self.cursor = self.cursor.wrapping_add(taken);
         // ORDERING: Release: the sender that sees the cursor may reuse the
         // slots below it. `wake_senders_if_waiting` fences before it reads
@@ -204,7 +214,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         let batch = self.batch.get_or_insert_with(Box::default);
         while let Some(message) = batch.pop_front() {
             taken += 1;
-            outcome = deliver(&mut **plugin, &message, &mut self.local);
+            outcome = deliver(&mut **plugin, &message, &mut self.local, self.shared.id);
             if outcome != Ok(Flow::Continue) {
                 break;
             }
@@ -355,11 +365,13 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     }
 }
 
-/// Runs the filter, then the handler, counting the outcome.
+/// Runs the filter, then the handler, counting the outcome and telling a
+/// question about it.
 fn deliver<M: 'static>(
     plugin: &mut dyn Plugin<M>,
     message: &Message<M>,
     local: &mut Local,
+    id: PluginId,
 ) -> Result<Flow, String> {
     local.received += 1;
     match guard(|| {
@@ -371,13 +383,18 @@ fn deliver<M: 'static>(
     }) {
         Ok(None) => {
             local.filtered += 1;
+            message.delivered(id, Delivery::Filtered);
             Ok(Flow::Continue)
         }
         Ok(Some(flow)) => {
             local.handled += 1;
+            message.delivered(id, Delivery::Handled);
             Ok(flow)
         }
-        Err(panic) => Err(panic),
+        Err(panic) => {
+            message.delivered(id, Delivery::Panicked(&panic));
+            Err(panic)
+        }
     }
 }
 

@@ -1,5 +1,8 @@
 //! Adapters of the hosts to [`TestHost`].
 
+use std::time::Duration;
+
+use plugbus_core::ask::{Answers, Request};
 use plugbus_core::{
     AttachError, AttachOptions, LocalHost, Plugin, PluginId, Report, SendError, Stats, TrySendError,
 };
@@ -48,6 +51,14 @@ impl<M: Send + Sync + 'static> TestHost<M> for LocalHost<M> {
     fn shutdown(self) -> Vec<Report> {
         LocalHost::shutdown(self)
     }
+    fn ask<Q, A: Send + Sync + 'static>(
+        &mut self,
+        make: impl FnOnce(Request<Q, A>) -> M,
+        question: Q,
+        timeout: Duration,
+    ) -> Result<Answers<A>, SendError<M>> {
+        LocalHost::ask(self, make, question, timeout)
+    }
 }
 
 /// Implements [`TestHost`] for an adapter whose `host` field has the std,
@@ -81,6 +92,22 @@ macro_rules! blocking_adapter {
             fn shutdown(mut self) -> Vec<Report> {
                 let host = self.host.take().expect("shut down once");
                 host.shutdown_blocking()
+            }
+            fn ask<Q, A: Send + Sync + 'static>(
+                &mut self,
+                make: impl FnOnce(Request<Q, A>) -> M,
+                question: Q,
+                timeout: Duration,
+            ) -> Result<Answers<A>, SendError<M>> {
+                futures_lite::future::block_on(self.host().ask(make, question, timeout))
+            }
+            fn ask_blocking<Q, A: Send + Sync + 'static>(
+                &mut self,
+                make: impl FnOnce(Request<Q, A>) -> M,
+                question: Q,
+                timeout: Duration,
+            ) -> Result<Answers<A>, SendError<M>> {
+                self.host().ask_blocking(make, question, timeout)
             }
         }
     };
@@ -265,5 +292,13 @@ impl<M: Send + Sync + 'static> TestHost<M> for plugbus_host_std::Host<M> {
     }
     fn shutdown(self) -> Vec<Report> {
         plugbus_host_std::Host::shutdown(self)
+    }
+    fn ask<Q, A: Send + Sync + 'static>(
+        &mut self,
+        make: impl FnOnce(Request<Q, A>) -> M,
+        question: Q,
+        timeout: Duration,
+    ) -> Result<Answers<A>, SendError<M>> {
+        plugbus_host_std::Host::ask(self, make, question, timeout)
     }
 }

@@ -7,12 +7,16 @@
 //! the host's name.
 
 mod adapters;
+pub mod ask;
 mod plugins;
 pub mod scenarios;
 
 pub use adapters::{Local, Smol, SmolHost, Threads, TokioCurrent, TokioHost, TokioMulti};
 pub use plugins::{Counter, Gate, PanickyPayload, Recorder, Seen};
 
+use std::time::Duration;
+
+use plugbus_core::ask::{Answers, Request};
 use plugbus_core::{
     AttachError, AttachOptions, Plugin, PluginId, Report, SendError, Stats, TrySendError,
 };
@@ -54,6 +58,23 @@ pub trait TestHost<M: Send + Sync + 'static> {
     fn stats(&self, id: PluginId) -> Option<Stats>;
     /// Shuts down, draining, and returns the reports by id.
     fn shutdown(self) -> Vec<Report>;
+    /// Asks every plugin (the async hosts: their `ask` future, blocked on).
+    fn ask<Q, A: Send + Sync + 'static>(
+        &mut self,
+        make: impl FnOnce(Request<Q, A>) -> M,
+        question: Q,
+        timeout: Duration,
+    ) -> Result<Answers<A>, SendError<M>>;
+    /// Asks through the blocking twin where the host has one (the async
+    /// hosts' `ask_blocking`), else as [`ask`](TestHost::ask).
+    fn ask_blocking<Q, A: Send + Sync + 'static>(
+        &mut self,
+        make: impl FnOnce(Request<Q, A>) -> M,
+        question: Q,
+        timeout: Duration,
+    ) -> Result<Answers<A>, SendError<M>> {
+        self.ask(make, question, timeout)
+    }
 
     /// Attaches a plugin with default options.
     fn attach(&mut self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError>
@@ -80,6 +101,10 @@ macro_rules! conformance {
                 panic_in_hooks, shutdown_drains, outbox_replies, stats_while_running,
                 bad_capacity, concat_static, panicky_payload_is_isolated,
                 detach_counts_what_was_waiting, reject_batch_counted_once
+            );
+            $crate::conformance!(@tests $family;
+                ask_all_answer, ask_timeout_names_who_did_not_answer,
+                ask_late_answers_are_dropped, ask_panic_is_reported
             );
             $crate::conformance!(@dynamic $family;
                 concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated

@@ -13,11 +13,16 @@ use crate::dylib::{load_command_plugin, untimed};
 
 use super::{Counter, Family, Gate, PanickyPayload, Recorder, TestHost};
 
+pub use super::ask::{
+    ask_all_answer, ask_late_answers_are_dropped, ask_panic_is_reported,
+    ask_timeout_names_who_did_not_answer,
+};
+
 /// Upper bound for waiting on another lane; a deadlock guard, not a timing
 /// assertion: every wait normally ends in microseconds.
-const PATIENCE: Duration = Duration::from_secs(20);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
-fn wait_until<F: Family, M: Send + Sync + 'static>(
+pub(crate) fn wait_until<F: Family, M: Send + Sync + 'static>(
     host: &mut F::Host<M>,
     what: &str,
     mut done: impl FnMut(&F::Host<M>) -> bool,
@@ -37,7 +42,7 @@ fn wait_until<F: Family, M: Send + Sync + 'static>(
     }
 }
 
-fn report(reports: &[Report], id: PluginId) -> &Report {
+pub(crate) fn report(reports: &[Report], id: PluginId) -> &Report {
     reports
         .iter()
         .find(|r| r.id == id)
