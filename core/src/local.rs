@@ -184,11 +184,12 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
     }
 
     /// Asks every plugin a question and collects the answers, each with
-    /// its plugin's id, for at most `timeout` after it is sent (see
-    /// [`ask`](crate::ask) for who is waited for). `make` puts the
-    /// [`Request`](crate::ask::Request) into a message; the lanes run on
-    /// this thread meanwhile, and it sleeps only while they are idle and a
-    /// plugin still owes an answer from elsewhere (a
+    /// its plugin's id, for at most `timeout` (see [`ask`](crate::ask) for
+    /// who is waited for). `make` puts the
+    /// [`Request`](crate::ask::Request) into a message, sent as
+    /// [`send`](LocalHost::send) sends. The lanes run on this thread
+    /// meanwhile; it sleeps only while they are idle and a plugin still
+    /// owes an answer from elsewhere (a
     /// [`Responder`](crate::ask::Responder) on another thread).
     ///
     /// # Example

@@ -9,9 +9,13 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use plugbus_commands::Command;
-use plugbus_core::{Exit, Message};
+use std::time::Duration;
+
+use plugbus_core::{Exit, LocalHost, Message};
 use plugbus_host_std::LoadError;
-use plugbus_tests::dylib::{SCENARIO_MESSAGES, SCENARIO_TEXT, load_command_plugin, run_scenario};
+use plugbus_tests::dylib::{
+    SCENARIO_MESSAGES, SCENARIO_TEXT, is_mapped, load_command_plugin, run_scenario,
+};
 
 /// Allocates through the system allocator with a tagged header in front of
 /// every block.
@@ -126,6 +130,32 @@ fn dylib_plugins_free_with_their_own_allocator() {
     assert!(allocated > 0, "the tagging allocator is the host's");
 }
 
+/// A dynamic plugin's answer to `ask` is an envelope of its library: read
+/// and dropped by the host after the plugin was destroyed, it is freed by
+/// the library's allocator (the tagging allocator aborts otherwise) and
+/// keeps the library mapped until then.
+#[test]
+fn a_dynamic_answer_is_read_after_its_plugin_is_gone() {
+    let plugin = load_command_plugin("plugbus_concat", "quiet").unwrap();
+    let loaded = plugin.loaded_from().to_owned();
+    let mut host = LocalHost::new();
+    let id = host.attach(plugin).unwrap();
+    host.send(Command::Concat(String::from("kept"))).unwrap();
+    let answers = host
+        .ask(Command::Summarize, (), Duration::from_secs(20))
+        .unwrap();
+    let reports = host.shutdown();
+    assert_eq!(reports[0].stats.handled, 2);
+    assert!(is_mapped(&loaded), "the answer keeps the library mapped");
+    let summary = answers.get(id).expect("concat answered");
+    assert_eq!((summary.text.as_str(), summary.messages), ("kept", 2));
+    // The host cannot take the value out of the library's allocation.
+    let answer = answers.into_vec().pop().expect("one answer");
+    let answer = Message::try_unwrap(answer.into_message()).unwrap_err();
+    drop(answer);
+    assert!(!is_mapped(&loaded), "unloaded with the last answer");
+}
+
 /// The dynamic scenarios of the conformance suite on every host, under the
 /// tagging allocator: a foreign free on any host's lanes aborts this binary.
 macro_rules! on_every_host {
@@ -136,6 +166,7 @@ macro_rules! on_every_host {
                 use plugbus_tests::conformance::scenarios;
                 scenarios::concat_dynamic::<$family>();
                 scenarios::dynamic_panic_is_isolated::<$family>();
+                scenarios::ask_dynamic::<$family>();
             }
         )*
     };

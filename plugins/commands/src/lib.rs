@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use plugbus_core::Fingerprint;
 use plugbus_core::Message;
+use plugbus_core::ask::Request;
 use plugbus_core::ffi::ReplyTo;
 
 /// A command broadcast to every plugin.
@@ -50,6 +51,9 @@ pub enum Command {
     Exit,
     /// Asks the plugin for a [`Summary`] of what it has seen.
     Report(ReplyTo<Summary>),
+    /// The same question through a host's `ask`: each plugin answers with
+    /// its id (`host.ask(Command::Summarize, (), timeout)`).
+    Summarize(Request<(), Summary>),
 }
 
 /// What a plugin reports about itself.

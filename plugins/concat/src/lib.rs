@@ -26,7 +26,7 @@
 use std::time::Duration;
 
 use plugbus_commands::{Command, Summary};
-use plugbus_core::{Flow, Message, Plugin, Status};
+use plugbus_core::{Flow, Message, Plugin, PluginId, Status};
 
 /// Joins texts and averages delays.
 #[derive(Debug, Default)]
@@ -36,6 +36,8 @@ pub struct Concat {
     times: u64,
     total_delay: Duration,
     quiet: bool,
+    /// Its id, to answer questions with.
+    id: Option<PluginId>,
 }
 
 pub use plugbus_commands::UnknownOption;
@@ -87,8 +89,18 @@ impl Plugin<Command> for Concat {
             Command::Report(reply) => {
                 reply.send(self.summary());
             }
+            Command::Summarize(request) => {
+                if let Some(id) = self.id {
+                    // Refused only if late or a duplicate: nothing to do.
+                    let _ = request.answer(id, self.summary());
+                }
+            }
         }
         Flow::Continue
+    }
+
+    fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
     }
 
     fn name(&self) -> &str {

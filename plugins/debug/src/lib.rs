@@ -28,10 +28,12 @@ use plugbus_core::{Exit, Flow, Message, Plugin, PluginId};
 /// Prints and counts messages.
 #[derive(Debug, Default)]
 pub struct Debug {
-    /// Counts of Concat, Clear, Print, Time, Exit, Report.
+    /// Counts of Concat, Clear, Print, Time, Exit, Report (and Summarize).
     counts: [u64; 6],
     total_delay: Duration,
     quiet: bool,
+    /// Its id, to answer questions with.
+    id: Option<PluginId>,
 }
 
 pub use plugbus_commands::UnknownOption;
@@ -77,11 +79,18 @@ impl Plugin<Command> for Debug {
                 3
             }
             Command::Exit => 4,
-            Command::Report(_) => 5,
+            Command::Report(_) | Command::Summarize(_) => 5,
         };
         self.counts[kind] += 1;
-        if let Command::Report(reply) = &**message {
-            reply.send(self.summary());
+        match (&**message, self.id) {
+            (Command::Report(reply), _) => {
+                reply.send(self.summary());
+            }
+            (Command::Summarize(request), Some(id)) => {
+                // Refused only if late or a duplicate: nothing to do.
+                let _ = request.answer(id, self.summary());
+            }
+            _ => {}
         }
         Flow::Continue
     }
@@ -91,6 +100,7 @@ impl Plugin<Command> for Debug {
     }
 
     fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
         if !self.quiet {
             eprintln!("debug: attached as {id}");
         }

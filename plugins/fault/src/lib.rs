@@ -33,6 +33,8 @@ pub struct Fault {
     panic_attach: bool,
     panic_detach: bool,
     panic_drop: bool,
+    /// Its id, to answer questions with.
+    id: Option<PluginId>,
 }
 
 /// Why [`Fault::new`] refused.
@@ -106,8 +108,16 @@ impl Plugin<Command> for Fault {
         if self.panic_payload == Some(self.messages) {
             std::panic::panic_any(PanickyPayload);
         }
-        if let Command::Report(reply) = &**message {
-            reply.send(Summary::new("fault").messages(self.messages));
+        match (&**message, self.id) {
+            (Command::Report(reply), _) => {
+                reply.send(Summary::new("fault").messages(self.messages));
+            }
+            (Command::Summarize(request), Some(id)) => {
+                let summary = Summary::new("fault").messages(self.messages);
+                // Refused only if late or a duplicate: nothing to do.
+                let _ = request.answer(id, summary);
+            }
+            _ => {}
         }
         Flow::Continue
     }
@@ -116,8 +126,9 @@ impl Plugin<Command> for Fault {
         "fault"
     }
 
-    fn on_attach(&mut self, _: PluginId) {
+    fn on_attach(&mut self, id: PluginId) {
         assert!(!self.panic_attach, "fault: panic in on_attach");
+        self.id = Some(id);
     }
 
     fn on_detach(&mut self, exit: Exit) {

@@ -4,8 +4,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use plugbus_commands::Command;
 use plugbus_core::ask::{AnswerError, Answers, Request, Responder};
 use plugbus_core::{Exit, Flow, Message, Plugin, PluginId};
+
+use crate::dylib::load_command_plugin;
 
 use super::scenarios::{PATIENCE, report, wait_until};
 use super::{Family, TestHost};
@@ -342,4 +345,57 @@ pub fn ask_panic_is_reported<F: Family>() {
         "{}",
         F::NAME
     );
+}
+
+/// Plugins loaded from their libraries answer like linked ones, each with
+/// its id: `concat` and `debug` answer, and `fault` panics on the question
+/// (its second message) inside its library, where its thunk catches it.
+pub fn ask_dynamic<F: Family>() {
+    let mut host = F::host::<Command>(64);
+    let mut ids = Vec::new();
+    for (name, config) in [
+        ("plugbus_concat", "quiet"),
+        ("plugbus_debug", "quiet"),
+        ("plugbus_fault", "panic-handle=2"),
+    ] {
+        let plugin = load_command_plugin(name, config)
+            .unwrap_or_else(|e| panic!("{}: load {name}: {e}", F::NAME));
+        ids.push(host.attach(plugin).unwrap());
+    }
+    host.send(Command::Concat(String::from("plug")))
+        .unwrap_or_else(|e| panic!("{}: send: {e}", F::NAME));
+    let answers = host
+        .ask(Command::Summarize, (), PATIENCE)
+        .unwrap_or_else(|e| panic!("{}: ask: {e}", F::NAME));
+    let mut got: Vec<_> = answers
+        .iter()
+        .map(|a| (a.plugin(), a.plugin.clone(), a.text.clone(), a.messages))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (ids[0], "concat".into(), "plug".into(), 2),
+            (
+                ids[1],
+                "debug".into(),
+                "concat=1 clear=0 print=0 time=0 exit=0 report=1".into(),
+                2
+            ),
+        ],
+        "{}",
+        F::NAME
+    );
+    assert_eq!(
+        answers.panicked().collect::<Vec<_>>(),
+        [(ids[2], "fault: panic in handle_message at message 2")],
+        "{}",
+        F::NAME
+    );
+    assert_eq!(answers.timed_out(), [], "{}", F::NAME);
+    let reports = host.shutdown();
+    assert_eq!(report(&reports, ids[2]).exit, Exit::Panicked, "{}", F::NAME);
+    // The answers outlive the plugins that made them (their libraries stay
+    // loaded until the answers are dropped).
+    assert_eq!(answers.get(ids[0]).map(|s| s.text.as_str()), Some("plug"));
 }

@@ -107,7 +107,8 @@ macro_rules! conformance {
                 ask_late_answers_are_dropped, ask_panic_is_reported
             );
             $crate::conformance!(@dynamic $family;
-                concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated
+                concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated,
+                ask_dynamic
             );
         }
     };

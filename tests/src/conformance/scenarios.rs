@@ -14,7 +14,7 @@ use crate::dylib::{load_command_plugin, untimed};
 use super::{Counter, Family, Gate, PanickyPayload, Recorder, TestHost};
 
 pub use super::ask::{
-    ask_all_answer, ask_late_answers_are_dropped, ask_panic_is_reported,
+    ask_all_answer, ask_dynamic, ask_late_answers_are_dropped, ask_panic_is_reported,
     ask_timeout_names_who_did_not_answer,
 };
 
