@@ -187,7 +187,9 @@ impl FromStr for Config {
         let mut config = Config::new();
         for word in text.split_whitespace() {
             let Some((name, value)) = word.split_once('=') else {
-                return Err(ConfigError::MissingValue { option: word.to_owned() });
+                return Err(ConfigError::MissingValue {
+                    option: word.to_owned(),
+                });
             };
             let bad = |expected: &'static str| ConfigError::BadValue {
                 option: name.to_owned(),
@@ -195,7 +197,9 @@ impl FromStr for Config {
                 expected,
             };
             if value.is_empty() {
-                return Err(ConfigError::MissingValue { option: name.to_owned() });
+                return Err(ConfigError::MissingValue {
+                    option: name.to_owned(),
+                });
             }
             match name {
                 "key" => config.key = Some(value.to_owned()),
@@ -224,8 +228,11 @@ impl FromStr for Config {
                     }
                 }
                 "origin" => {
-                    config.origin =
-                        Some(value.parse().map_err(|_| bad("up to 16 hexadecimal digits"))?)
+                    config.origin = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("up to 16 hexadecimal digits"))?,
+                    )
                 }
                 "scouting" => {
                     config.multicast_scouting = match value {
@@ -234,7 +241,11 @@ impl FromStr for Config {
                         _ => return Err(bad("multicast or off")),
                     }
                 }
-                _ => return Err(ConfigError::UnknownOption { option: name.to_owned() }),
+                _ => {
+                    return Err(ConfigError::UnknownOption {
+                        option: name.to_owned(),
+                    });
+                }
             }
         }
         Ok(config)
@@ -271,7 +282,11 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::UnknownOption { option } => write!(f, "unknown option {option:?}"),
             ConfigError::MissingValue { option } => write!(f, "option {option:?} needs a value"),
-            ConfigError::BadValue { option, value, expected } => {
+            ConfigError::BadValue {
+                option,
+                value,
+                expected,
+            } => {
                 write!(f, "option {option:?} takes {expected}, not {value:?}")
             }
         }
@@ -307,7 +322,10 @@ mod tests {
         assert_eq!(error("key=a wat=1"), r#"unknown option "wat""#);
         assert_eq!(error("relay"), r#"option "relay" needs a value"#);
         assert_eq!(error("key="), r#"option "key" needs a value"#);
-        assert_eq!(error("mode=router"), r#"option "mode" takes peer or client, not "router""#);
+        assert_eq!(
+            error("mode=router"),
+            r#"option "mode" takes peer or client, not "router""#
+        );
         assert_eq!(
             error("origin=xyz"),
             r#"option "origin" takes up to 16 hexadecimal digits, not "xyz""#

@@ -81,14 +81,24 @@ impl Link {
         let (session, publisher) = on_plain_thread(move || {
             let session = zenoh::open(zenoh_config)
                 .wait()
-                .map_err(|error| LinkError::Zenoh { what: "open the session", error })?;
+                .map_err(|error| LinkError::Zenoh {
+                    what: "open the session",
+                    error,
+                })?;
             let publisher = match key {
                 Some(key) => Some(
                     session
                         .declare_publisher(key)
                         .congestion_control(congestion)
+                        // Never to this session's own subscribers: a lane
+                        // that waits on its own source could deadlock, and
+                        // they would only drop the echo.
+                        .allowed_destination(zenoh::sample::Locality::Remote)
                         .wait()
-                        .map_err(|error| LinkError::Zenoh { what: "declare the publisher", error })?,
+                        .map_err(|error| LinkError::Zenoh {
+                            what: "declare the publisher",
+                            error,
+                        })?,
                 ),
                 None => None,
             };
@@ -123,7 +133,9 @@ impl Link {
     /// # Errors
     /// [`LinkError::NoKey`] without a `key`; [`LinkError::PublisherTaken`]
     /// the second time.
-    pub fn publisher<T: Serialize + Send + Sync + 'static>(&self) -> Result<Publisher<T>, LinkError> {
+    pub fn publisher<T: Serialize + Send + Sync + 'static>(
+        &self,
+    ) -> Result<Publisher<T>, LinkError> {
         if self.shared.publisher.is_none() {
             return Err(LinkError::NoKey);
         }
@@ -175,7 +187,10 @@ impl Link {
             let status = publisher
                 .matching_status()
                 .wait()
-                .map_err(|error| LinkError::Zenoh { what: "ask for subscribers", error })?;
+                .map_err(|error| LinkError::Zenoh {
+                    what: "ask for subscribers",
+                    error,
+                })?;
             if status.matching() {
                 return Ok(true);
             }
@@ -207,10 +222,10 @@ impl Shared {
     pub(crate) fn close(&self) -> Result<(), LinkError> {
         let session = self.session.clone();
         on_plain_thread(move || {
-            session
-                .close()
-                .wait()
-                .map_err(|error| LinkError::Zenoh { what: "close the session", error })
+            session.close().wait().map_err(|error| LinkError::Zenoh {
+                what: "close the session",
+                error,
+            })
         })
     }
 }
@@ -224,7 +239,10 @@ impl Drop for Shared {
         let session = self.session.clone();
         let _ = on_plain_thread(move || {
             drop(publisher);
-            session.close().wait().map_err(|error| LinkError::Zenoh { what: "close", error })
+            session.close().wait().map_err(|error| LinkError::Zenoh {
+                what: "close",
+                error,
+            })
         });
     }
 }
@@ -252,7 +270,9 @@ pub(crate) fn on_plain_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 fn zenoh_config(config: &Config) -> Result<zenoh::Config, LinkError> {
     let mut zenoh = zenoh::Config::default();
     let mut set = |path: &str, json: String, what: &'static str| {
-        zenoh.insert_json5(path, &json).map_err(|error| LinkError::Zenoh { what, error })
+        zenoh
+            .insert_json5(path, &json)
+            .map_err(|error| LinkError::Zenoh { what, error })
     };
     let mode = match config.mode {
         Mode::Peer => "peer",
@@ -260,10 +280,18 @@ fn zenoh_config(config: &Config) -> Result<zenoh::Config, LinkError> {
     };
     set("mode", json_string(mode), "take the mode")?;
     if !config.listen.is_empty() {
-        set("listen/endpoints", json_strings(&config.listen), "read the listen endpoints")?;
+        set(
+            "listen/endpoints",
+            json_strings(&config.listen),
+            "read the listen endpoints",
+        )?;
     }
     if !config.connect.is_empty() {
-        set("connect/endpoints", json_strings(&config.connect), "read the connect endpoints")?;
+        set(
+            "connect/endpoints",
+            json_strings(&config.connect),
+            "read the connect endpoints",
+        )?;
     }
     // A peer retries a silent `connect` endpoint in the background (zenoh's
     // default); the first retry after 100 ms rather than 1 s, so that hosts
@@ -274,7 +302,11 @@ fn zenoh_config(config: &Config) -> Result<zenoh::Config, LinkError> {
         "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}".into(),
         what,
     )?;
-    set("scouting/multicast/enabled", config.multicast_scouting.to_string(), what)?;
+    set(
+        "scouting/multicast/enabled",
+        config.multicast_scouting.to_string(),
+        what,
+    )?;
     if !config.multicast_scouting {
         set("scouting/delay", "0".into(), what)?;
     }

@@ -34,12 +34,18 @@ pub struct Net<T> {
 impl<T> Net<T> {
     /// A message sent on this host.
     pub fn local(value: T) -> Self {
-        Net { header: None, value }
+        Net {
+            header: None,
+            value,
+        }
     }
 
     /// A message that arrived from the network with `header`.
     pub fn remote(header: Header, value: T) -> Self {
-        Net { header: Some(header), value }
+        Net {
+            header: Some(header),
+            value,
+        }
     }
 
     /// The header it arrived with; `None` for a local message.

@@ -4,6 +4,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use plugbus_core::{Exit, Flow, Message, Plugin};
 use serde::Serialize;
@@ -13,6 +14,12 @@ use crate::link::{LinkError, Shared};
 use crate::net::Net;
 use crate::wire::{self, Header};
 use crate::{Config, Link};
+
+/// The selector parameter of a publisher's flush query, which sources
+/// answer (and any other queryable ignores).
+pub(crate) const FLUSH: &str = "plugbus_flush";
+/// How long a publisher waits for its subscribers to answer its flush.
+const FLUSH_LIMIT: Duration = Duration::from_secs(30);
 
 /// A plugin that puts every message its host handles on the link's key,
 /// as `(origin, sequence)` and the value encoded with postcard.
@@ -28,8 +35,10 @@ use crate::{Config, Link};
 ///   sender; a lossy policy drops and counts in the plugin's stats).
 /// - On detach (the host's shutdown, after its queue drained) it puts an
 ///   end frame under `Block` saying how many messages it published, so
-///   receivers count losses at the tail too. Closing the link (or dropping
-///   the last handle to it) then writes what zenoh queued onto the wire.
+///   receivers count losses at the tail too, then waits (up to 30 s) until
+///   every source subscribed to the key has received everything (a flush
+///   query that zenoh delivers behind the puts), so closing the link after
+///   the host's shutdown loses nothing.
 ///
 /// A put blocks its thread: on `plugbus-host-smol` and
 /// `plugbus-host-tokio`, attach it with `attach_on_thread` so that a full
@@ -48,7 +57,12 @@ pub struct Publisher<T> {
 impl<T: Serialize + Send + Sync + 'static> Publisher<T> {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let relay = shared.config.relay;
-        Publisher { shared, sequence: 0, relay, _message: PhantomData }
+        Publisher {
+            shared,
+            sequence: 0,
+            relay,
+            _message: PhantomData,
+        }
     }
 
     /// Opens a link from configuration text and takes its publisher; the
@@ -68,21 +82,16 @@ impl<T: Serialize + Send + Sync + 'static> Publisher<T> {
             None => Err("the link has no publisher".into()),
         }
     }
-
-    fn record_failure(&self, error: &(dyn std::error::Error + 'static)) {
-        let counters = &self.shared.counters;
-        // ORDERING: statistics only; readers want a count, not a
-        // synchronisation point.
-        counters.failed.fetch_add(1, Ordering::Relaxed);
-        counters.remember(error);
-    }
 }
 
 impl<T: Serialize + Send + Sync + 'static> Plugin<Net<T>> for Publisher<T> {
     fn handle_message(&mut self, message: &Message<Net<T>>) -> Flow {
         let counters = &self.shared.counters;
         let header = match message.header() {
-            None => Header { origin: self.shared.origin, sequence: self.sequence },
+            None => Header {
+                origin: self.shared.origin,
+                sequence: self.sequence,
+            },
             Some(header) if self.relay => header,
             Some(_) => {
                 // ORDERING: statistics only (as everywhere in `Counters`).
@@ -120,19 +129,71 @@ impl<T: Serialize + Send + Sync + 'static> Plugin<Net<T>> for Publisher<T> {
 
     fn on_detach(&mut self, _exit: Exit) {
         let mut bytes = Vec::with_capacity(wire::MAX_HEADER_LEN);
-        wire::encode_end(Header { origin: self.shared.origin, sequence: self.sequence }, &mut bytes);
-        let Some(key) = self.shared.config.key.clone() else { return };
+        wire::encode_end(
+            Header {
+                origin: self.shared.origin,
+                sequence: self.sequence,
+            },
+            &mut bytes,
+        );
+        let Some(key) = self.shared.config.key.clone() else {
+            return;
+        };
         // The end frame waits for room whatever the congestion setting, so
         // that receivers learn the count even after drops; it goes through
         // the session on the same key and priority, behind every put.
         let sent = self
             .shared
             .session
-            .put(key, bytes)
+            .put(key.clone(), bytes)
             .congestion_control(zenoh::qos::CongestionControl::Block)
+            .allowed_destination(zenoh::sample::Locality::Remote)
             .wait();
         if let Err(error) = sent {
             self.record_failure(&*error);
+            return;
+        }
+        self.flush(&key);
+    }
+}
+
+impl<T> Publisher<T> {
+    fn record_failure(&self, error: &(dyn std::error::Error + 'static)) {
+        let counters = &self.shared.counters;
+        // ORDERING: statistics only; readers want a count, not a
+        // synchronisation point.
+        counters.failed.fetch_add(1, Ordering::Relaxed);
+        counters.remember(error);
+    }
+
+    /// Waits until every source subscribed to the key has received all
+    /// this publisher put: a query to all of them, which zenoh sends behind
+    /// the puts on each connection and each source answers on arrival.
+    /// Without it, closing the session right after the last put can lose
+    /// what a slow receiver had not read yet (zenoh gives up flushing a
+    /// connection after its lease).
+    fn flush(&self, key: &str) {
+        let started = Instant::now();
+        let replies = self
+            .shared
+            .session
+            .get(format!("{key}?{FLUSH}"))
+            .target(zenoh::query::QueryTarget::All)
+            .allowed_destination(zenoh::sample::Locality::Remote)
+            .consolidation(zenoh::query::ConsolidationMode::None)
+            .congestion_control(zenoh::qos::CongestionControl::Block)
+            .timeout(FLUSH_LIMIT)
+            .wait();
+        match replies {
+            Ok(replies) => while replies.recv().is_ok() {},
+            Err(error) => return self.record_failure(&*error),
+        }
+        if started.elapsed() >= FLUSH_LIMIT {
+            // ORDERING: statistics only.
+            self.shared
+                .counters
+                .unflushed
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -155,6 +216,7 @@ pub(crate) struct Counters {
     not_relayed: AtomicU64,
     unencodable: AtomicU64,
     failed: AtomicU64,
+    unflushed: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -187,6 +249,7 @@ impl Counters {
             not_relayed: get(&self.not_relayed),
             unencodable: get(&self.unencodable),
             failed: get(&self.failed),
+            unflushed: get(&self.unflushed),
             last_error,
         }
     }
@@ -208,6 +271,10 @@ pub struct PublisherStats {
     /// Puts zenoh refused (the session is closed); the receivers see the
     /// gap in the sequence.
     pub failed: u64,
+    /// Flushes at detach that some subscriber did not answer within 30 s
+    /// (a receiver gone or stuck); closing then may lose what it had not
+    /// read.
+    pub unflushed: u64,
     /// The last encode or put error, with its causes.
     pub last_error: Option<String>,
 }

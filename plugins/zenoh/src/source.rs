@@ -83,24 +83,58 @@ pub struct Source<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Source<T> {
-    pub(crate) fn spawn<D: Deliver<Net<T>>>(shared: Arc<Shared>, deliver: D) -> Result<Self, LinkError> {
-        let Some(key) = shared.config.subscribe.clone().or_else(|| shared.config.key.clone()) else {
+    pub(crate) fn spawn<D: Deliver<Net<T>>>(
+        shared: Arc<Shared>,
+        deliver: D,
+    ) -> Result<Self, LinkError> {
+        let Some(key) = shared
+            .config
+            .subscribe
+            .clone()
+            .or_else(|| shared.config.key.clone())
+        else {
             return Err(LinkError::NoKey);
         };
         let (queue, samples) = std::sync::mpsc::sync_channel::<Sample>(QUEUE);
         let subscriber = shared
             .session
-            .declare_subscriber(key)
+            .declare_subscriber(key.clone())
+            // The link's own publisher never puts to it (see `Link::open`).
+            .allowed_origin(zenoh::sample::Locality::Remote)
             .callback(move |sample| {
                 // Waits while the source is behind; fails only once the
                 // source is gone, when nobody wants the sample.
                 let _ = queue.send(sample);
             })
             .wait()
-            .map_err(|error| LinkError::Zenoh { what: "declare the subscriber", error })?;
+            .map_err(|error| LinkError::Zenoh {
+                what: "declare the subscriber",
+                error,
+            })?;
+        // Answers a publisher's flush (see `Publisher::on_detach`): zenoh
+        // hands a query over after every sample that came before it on the
+        // same connection, so the answer tells the publisher that all it
+        // put has reached this source's queue.
+        let flush = shared
+            .session
+            .declare_queryable(key)
+            .allowed_origin(zenoh::sample::Locality::Remote)
+            .callback(|query| {
+                if query.parameters().contains_key(crate::publisher::FLUSH) {
+                    let _ = query
+                        .reply(query.key_expr().clone(), Vec::<u8>::new())
+                        .wait();
+                }
+            })
+            .wait()
+            .map_err(|error| LinkError::Zenoh {
+                what: "declare the flush queryable",
+                error,
+            })?;
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let run = Run {
+            flush: Some(flush),
             own: shared.origin,
             _session: shared,
             subscriber: Some(subscriber),
@@ -114,8 +148,16 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> {
         let thread = std::thread::Builder::new()
             .name("plugbus-zenoh-source".into())
             .spawn(move || run.run())
-            .map_err(|error| LinkError::Zenoh { what: "start the source thread", error: Box::new(error) })?;
-        Ok(Source { state, stop, thread: Some(thread), _message: PhantomData })
+            .map_err(|error| LinkError::Zenoh {
+                what: "start the source thread",
+                error: Box::new(error),
+            })?;
+        Ok(Source {
+            state,
+            stop,
+            thread: Some(thread),
+            _message: PhantomData,
+        })
     }
 }
 
@@ -125,16 +167,15 @@ impl<T> Source<T> {
         lock(&self.state).snapshot()
     }
 
-    /// Waits until `done` holds for the stats, or `timeout` passes; returns
-    /// the last stats either way, `Err` on timeout.
+    /// Waits until `done` holds for the stats, or `timeout` passes.
     ///
     /// # Errors
-    /// The stats when `timeout` passed first.
+    /// The last stats, boxed, when `timeout` passed first.
     pub fn wait_until(
         &self,
         timeout: Duration,
         mut done: impl FnMut(&SourceStats) -> bool,
-    ) -> Result<SourceStats, SourceStats> {
+    ) -> Result<SourceStats, Box<SourceStats>> {
         let deadline = Instant::now() + timeout;
         loop {
             let stats = self.stats();
@@ -142,7 +183,7 @@ impl<T> Source<T> {
                 return Ok(stats);
             }
             if Instant::now() >= deadline {
-                return Err(stats);
+                return Err(Box::new(stats));
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -170,20 +211,27 @@ impl<T> Source<T> {
 }
 
 impl<T> Drop for Source<T> {
+    /// Stops the source without waiting for its thread (which may be
+    /// waiting on a host that no longer runs); [`Source::shutdown`] waits.
     fn drop(&mut self) {
-        self.stop_and_join();
+        // ORDERING: see `stop_and_join`.
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
 impl<T> fmt::Debug for Source<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Source").field("stats", &self.stats()).finish()
+        f.debug_struct("Source")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // A panic while counting leaves counts that are still counts.
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The source's thread.
@@ -192,6 +240,7 @@ struct Run<T, D> {
     /// Keeps the session open while the source subscribes.
     _session: Arc<Shared>,
     subscriber: Option<zenoh::pubsub::Subscriber<()>>,
+    flush: Option<zenoh::query::Queryable<()>>,
     samples: Receiver<Sample>,
     deliver: D,
     state: Arc<Mutex<State>>,
@@ -222,7 +271,8 @@ impl<T: DeserializeOwned + Send + 'static, D: Deliver<Net<T>>> Run<T, D> {
                 self.hand_over(&mut arrived);
             }
             // ORDERING: see `Source::stop_and_join`.
-            if (self.host_closed || self.stop.load(Ordering::Relaxed)) && self.subscriber.is_some() {
+            if (self.host_closed || self.stop.load(Ordering::Relaxed)) && self.subscriber.is_some()
+            {
                 self.unsubscribe();
                 drain_until = Some(Instant::now() + DRAIN_LIMIT);
             }
@@ -234,6 +284,9 @@ impl<T: DeserializeOwned + Send + 'static, D: Deliver<Net<T>>> Run<T, D> {
     }
 
     fn unsubscribe(&mut self) {
+        if let Some(flush) = self.flush.take() {
+            let _ = flush.undeclare().wait();
+        }
         if let Some(subscriber) = self.subscriber.take() {
             if let Err(error) = subscriber.undeclare().wait() {
                 lock(&self.state).last_error = Some(SourceError::Unsubscribe(error.to_string()));
@@ -244,7 +297,10 @@ impl<T: DeserializeOwned + Send + 'static, D: Deliver<Net<T>>> Run<T, D> {
     fn hand_over(&mut self, arrived: &mut Vec<Sample>) {
         let batch: Vec<Net<T>> = {
             let mut state = lock(&self.state);
-            arrived.drain(..).filter_map(|sample| state.accept(self.own, &sample)).collect()
+            arrived
+                .drain(..)
+                .filter_map(|sample| state.accept(self.own, &sample))
+                .collect()
         };
         if batch.is_empty() {
             return;
@@ -300,7 +356,10 @@ impl State {
             }
             match kind {
                 Kind::End if payload.is_empty() => Ok(Some((header, None))),
-                Kind::End => Err(DecodeError::TrailingBytes { header, count: payload.len() }),
+                Kind::End => Err(DecodeError::TrailingBytes {
+                    header,
+                    count: payload.len(),
+                }),
                 Kind::Message => {
                     let value = wire::decode_payload::<T>(header, payload)?;
                     Ok(Some((header, Some(value))))
@@ -313,13 +372,16 @@ impl State {
                 None
             }
             Ok(Some((header, value))) => {
-                let origin = self.origins.entry(header.origin).or_insert_with(|| OriginState {
-                    window: Window::starting_at(header.sequence),
-                    first: header.sequence,
-                    taken: 0,
-                    duplicates: 0,
-                    ended: false,
-                });
+                let origin = self
+                    .origins
+                    .entry(header.origin)
+                    .or_insert_with(|| OriginState {
+                        window: Window::starting_at(header.sequence),
+                        first: header.sequence,
+                        taken: 0,
+                        duplicates: 0,
+                        ended: false,
+                    });
                 let Some(value) = value else {
                     origin.window.end_at(header.sequence);
                     origin.ended = true;
@@ -449,8 +511,12 @@ impl fmt::Display for SourceError {
         match self {
             SourceError::Malformed { key, .. } => write!(f, "malformed frame on {key}"),
             SourceError::HostClosed => f.write_str("the host closed while the source delivered"),
-            SourceError::DrainTimedOut => f.write_str("zenoh held the subscription past the drain limit"),
-            SourceError::Unsubscribe(error) => write!(f, "undeclaring the subscriber failed: {error}"),
+            SourceError::DrainTimedOut => {
+                f.write_str("zenoh held the subscription past the drain limit")
+            }
+            SourceError::Unsubscribe(error) => {
+                write!(f, "undeclaring the subscriber failed: {error}")
+            }
             SourceError::Panicked => f.write_str("the source thread panicked"),
         }
     }

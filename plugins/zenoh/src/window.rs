@@ -40,7 +40,13 @@ impl Window {
     /// A stream whose first arrival is `first`: what came before it was
     /// published before this receiver listened and is not counted lost.
     pub(crate) fn starting_at(first: u64) -> Window {
-        Window { next: first, seen: [0; WORDS], pending: 0, lost: 0, end: first }
+        Window {
+            next: first,
+            seen: [0; WORDS],
+            pending: 0,
+            lost: 0,
+            end: first,
+        }
     }
 
     pub(crate) fn arrive(&mut self, sequence: u64) -> Verdict {
@@ -150,7 +156,10 @@ mod tests {
     use super::*;
 
     fn taken(window: &mut Window, sequences: impl IntoIterator<Item = u64>) -> Vec<u64> {
-        sequences.into_iter().filter(|s| window.arrive(*s) == Verdict::Take).collect()
+        sequences
+            .into_iter()
+            .filter(|s| window.arrive(*s) == Verdict::Take)
+            .collect()
     }
 
     #[test]

@@ -159,9 +159,14 @@ fn push_header(kind: u8, header: Header, out: &mut Vec<u8>) {
 /// unknown kind, a payload that does not decode as `T`, or bytes left over.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<Frame<T>, DecodeError> {
     match decode_header(bytes)? {
-        (Kind::Message, header, payload) => Ok(Frame::Message(header, decode_payload(header, payload)?)),
+        (Kind::Message, header, payload) => {
+            Ok(Frame::Message(header, decode_payload(header, payload)?))
+        }
         (Kind::End, header, []) => Ok(Frame::End(header)),
-        (Kind::End, header, rest) => Err(DecodeError::TrailingBytes { header, count: rest.len() }),
+        (Kind::End, header, rest) => Err(DecodeError::TrailingBytes {
+            header,
+            count: rest.len(),
+        }),
     }
 }
 
@@ -204,10 +209,16 @@ pub fn decode_header(bytes: &[u8]) -> Result<(Kind, Header, &[u8]), DecodeError>
 /// # Errors
 /// [`DecodeError::Payload`] or [`DecodeError::TrailingBytes`], naming
 /// `header`.
-pub fn decode_payload<T: DeserializeOwned>(header: Header, payload: &[u8]) -> Result<T, DecodeError> {
+pub fn decode_payload<T: DeserializeOwned>(
+    header: Header,
+    payload: &[u8],
+) -> Result<T, DecodeError> {
     match postcard::take_from_bytes::<T>(payload) {
         Ok((value, [])) => Ok(value),
-        Ok((_, left)) => Err(DecodeError::TrailingBytes { header, count: left.len() }),
+        Ok((_, left)) => Err(DecodeError::TrailingBytes {
+            header,
+            count: left.len(),
+        }),
         Err(error) => Err(DecodeError::Payload { header, error }),
     }
 }
