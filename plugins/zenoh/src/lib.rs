@@ -26,7 +26,7 @@
 //!
 //! // Process A listens; process B runs the same with `connect` instead.
 //! let link = Link::open(Config::new().key("demo/n").listen("tcp/127.0.0.1:7447"))?;
-//! let mut host = Host::new();
+//! let host = Host::new();
 //! host.attach(Print)?;
 //! host.attach(link.publisher::<u64>()?)?;
 //! let sender = host.sender();

@@ -35,7 +35,7 @@ use crate::wire::Origin;
 /// let link = Link::open(
 ///     Config::new().key("demo/numbers").subscribe("demo/**").listen("tcp/127.0.0.1:7447"),
 /// )?;
-/// let mut host: Host<Net<u64>> = Host::new();
+/// let host: Host<Net<u64>> = Host::new();
 /// host.attach(link.publisher::<u64>()?)?;
 /// let sender = host.sender();
 /// let source = link.source(move |batch| sender.send_batch(batch))?;
@@ -153,10 +153,10 @@ impl Link {
     /// not decode.
     ///
     /// `deliver` is the host's normal send, so the host's overflow
-    /// policies apply; for each host:
+    /// policies apply; for each host, with `let sender = host.sender();`:
     /// - `plugbus-host-std`: `move |batch| sender.send_batch(batch)`;
     /// - `plugbus-host-smol`, `plugbus-host-tokio`:
-    ///   `move |batch| sender.send_batch_blocking(batch).map(drop)`;
+    ///   `move |batch| sender.send_batch_blocking(batch)`;
     /// - `LocalHost` (not `Send`): a `std::sync::mpsc::SyncSender`, whose
     ///   receiver the caller drains into the host from its poll loop.
     ///

@@ -34,29 +34,31 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// Where a source sends what arrives: the host's normal send, called on the
 /// source's own thread, which it may block.
 ///
-/// Implemented for closures returning the hosts' `send_batch` result and
-/// for `std::sync::mpsc::SyncSender` (a queue a `LocalHost`'s loop drains).
+/// Implemented for closures returning what every host's `send_batch`
+/// returns (how many it sent, or the values it did not take), and for
+/// `std::sync::mpsc::SyncSender` (a queue a `LocalHost`'s loop drains).
 /// A [`SendError::Closed`] stops the source; a [`SendError::Rejected`]
 /// (the `Reject` overflow policy) is counted and the source goes on.
 pub trait Deliver<M>: Send + 'static {
-    /// Sends `batch` in order.
+    /// Sends `batch` in order; returns how many were sent.
     ///
     /// # Errors
     /// The host's [`SendError`], with the values it did not take.
-    fn deliver(&mut self, batch: Vec<M>) -> Result<(), SendError<Vec<M>>>;
+    fn deliver(&mut self, batch: Vec<M>) -> Result<usize, SendError<Vec<M>>>;
 }
 
 impl<M, F> Deliver<M> for F
 where
-    F: FnMut(Vec<M>) -> Result<(), SendError<Vec<M>>> + Send + 'static,
+    F: FnMut(Vec<M>) -> Result<usize, SendError<Vec<M>>> + Send + 'static,
 {
-    fn deliver(&mut self, batch: Vec<M>) -> Result<(), SendError<Vec<M>>> {
+    fn deliver(&mut self, batch: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
         self(batch)
     }
 }
 
 impl<M: Send + 'static> Deliver<M> for SyncSender<M> {
-    fn deliver(&mut self, batch: Vec<M>) -> Result<(), SendError<Vec<M>>> {
+    fn deliver(&mut self, batch: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+        let count = batch.len();
         let mut values = batch.into_iter();
         while let Some(value) = values.next() {
             if let Err(unsent) = self.send(value) {
@@ -65,7 +67,7 @@ impl<M: Send + 'static> Deliver<M> for SyncSender<M> {
                 return Err(SendError::Closed(rest));
             }
         }
-        Ok(())
+        Ok(count)
     }
 }
 
@@ -311,7 +313,7 @@ impl<T: DeserializeOwned + Send + 'static, D: Deliver<Net<T>>> Run<T, D> {
         }
         let count = batch.len() as u64;
         let unsent = match self.deliver.deliver(batch) {
-            Ok(()) => 0,
+            Ok(sent) => count - sent as u64,
             Err(SendError::Closed(rest)) => {
                 self.host_closed = true;
                 rest.len() as u64

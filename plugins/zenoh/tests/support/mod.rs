@@ -59,16 +59,19 @@ impl TestHost {
     pub fn new(kind: Kind) -> TestHost {
         let inner = match kind {
             Kind::Std => Inner::Std(plugbus_host_std::Host::new()),
-            Kind::Smol => {
-                Inner::Smol(plugbus_host_smol::Host::with_threads(2).expect("a smol host"))
-            }
+            Kind::Smol => Inner::Smol(
+                plugbus_host_smol::Builder::new()
+                    .threads(2)
+                    .build()
+                    .expect("a smol host"),
+            ),
             Kind::Tokio => {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .enable_all()
                     .build()
                     .expect("a tokio runtime");
-                let host = plugbus_host_tokio::Host::with_handle(runtime.handle().clone());
+                let host = plugbus_host_tokio::Host::on(runtime.handle().clone());
                 Inner::Tokio(host, runtime)
             }
         };
@@ -108,11 +111,11 @@ impl TestHost {
             }
             Inner::Smol(host) => {
                 let sender = host.sender();
-                link.source(move |batch| sender.send_batch_blocking(batch).map(drop))
+                link.source(move |batch| sender.send_batch_blocking(batch))
             }
             Inner::Tokio(host, _) => {
                 let sender = host.sender();
-                link.source(move |batch| sender.send_batch_blocking(batch).map(drop))
+                link.source(move |batch| sender.send_batch_blocking(batch))
             }
         }
         .unwrap_or_else(|e| panic!("{}: source: {e}", self.kind.name()))
