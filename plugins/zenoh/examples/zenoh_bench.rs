@@ -41,7 +41,7 @@ const THROUGHPUT_PORT: u16 = 17_600;
 const ROUND_TRIP_PORT: u16 = 17_602;
 const LIMIT: Duration = Duration::from_secs(120);
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -482,7 +482,7 @@ fn round_trip(mode: &str, rounds: u64) -> Result<Vec<Duration>> {
                 .wait()?;
             let child = spawn("raw-pong", 0)?;
             wait_matching(&publisher)?;
-            measure(&|i| Ok(publisher.put(i.to_le_bytes()).wait()?))?;
+            measure(&|i| publisher.put(i.to_le_bytes()).wait())?;
             finish(child)?;
             session.close().wait()?;
         }
