@@ -65,6 +65,8 @@ pub mod wire;
 pub use config::{Config, ConfigError, Congestion, Mode};
 pub use link::{Link, LinkError};
 pub use net::Net;
+#[doc(hidden)]
+pub use publisher::__construct_publisher;
 pub use publisher::{Publisher, PublisherStats};
 pub use source::{Deliver, OriginStats, Source, SourceError, SourceStats};
 pub use wire::{DecodeError, EncodeError, Header, Origin};
@@ -83,7 +85,7 @@ macro_rules! export_publisher {
         ::plugbus_core::export_plugin! {
             plugin: $crate::Publisher<$message>,
             message: $crate::Net<$message>,
-            construct: $crate::Publisher::<$message>::from_config,
+            construct: $crate::__construct_publisher::<$message>,
         }
     };
 }

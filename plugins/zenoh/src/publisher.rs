@@ -278,3 +278,22 @@ pub struct PublisherStats {
     /// The last encode or put error, with its causes.
     pub last_error: Option<String>,
 }
+
+/// [`Publisher::from_config`] with the error's causes joined into one line:
+/// only the error's text crosses a dynamic library's boundary.
+#[doc(hidden)]
+pub fn __construct_publisher<T>(text: &str) -> Result<Publisher<T>, String>
+where
+    T: serde::Serialize + Send + Sync + 'static,
+{
+    Publisher::from_config(text).map_err(|error| {
+        let mut line = error.to_string();
+        let mut cause = std::error::Error::source(&error);
+        while let Some(inner) = cause {
+            line.push_str(": ");
+            line.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        line
+    })
+}

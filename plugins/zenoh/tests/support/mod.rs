@@ -264,9 +264,9 @@ pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 /// Waits until the source's stats satisfy `done`, or panics with them.
-pub fn wait_source(
+pub fn wait_source<T>(
     what: &str,
-    source: &Source<u64>,
+    source: &Source<T>,
     limit: Duration,
     done: impl FnMut(&plugbus_zenoh::SourceStats) -> bool,
 ) -> plugbus_zenoh::SourceStats {
