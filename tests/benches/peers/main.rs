@@ -1,6 +1,7 @@
 //! plugbus against its peers: throughput (W1), latency (W2), idle memory
-//! (W3) and dynamic loading (W4), every implementation in the same run; and
-//! the CPU time of an idle plugbus host (`idle`).
+//! (W3) and dynamic loading (W4), every implementation in the same run; the
+//! CPU time of an idle plugbus host (`idle`); and the round trip of a
+//! question to 16 plugins (`ask`) against tokio channels wired by hand.
 //!
 //! ```text
 //! cargo bench -p plugbus-tests --bench peers              # everything, a few minutes
@@ -18,6 +19,7 @@
 //! check instead: every implementation and workload on tiny sizes, counts
 //! checked, nothing timed.
 
+mod ask;
 mod child;
 mod crossbeam;
 mod failure;
@@ -135,8 +137,14 @@ fn bench(options: &Options) -> Result<(), Failure> {
     if options.workloads.idle {
         results.idle = idle::run(&impls, options.idle_window)?;
     }
+    let asked = if options.workloads.ask {
+        ask::run(options.latency_iterations / 4)?
+    } else {
+        Vec::new()
+    };
     println!("{}", results.tables());
     print!("{}", results.lines());
+    print!("{}", ask::report(&asked));
     if let (Some(path), false) = (&options.plot, results.w1.is_empty()) {
         let title = format!(
             "W1: deliveries/s against plugins ({cores} cores, {} run, round trip {:.0} ns at start)",
@@ -271,6 +279,9 @@ fn smoke() -> Result<(), Failure> {
                 Err(Failure::Usage(format!("{fault:?} gave {result:?}")))
             },
         );
+    }
+    for (what, result) in ask::smoke() {
+        record(what, result);
     }
     let round_trip = xcore::round_trip_ns(100, 3, std::time::Duration::from_secs(1));
     record(

@@ -10,7 +10,7 @@ pub(crate) const USAGE: &str = "\
 cargo bench -p plugbus-tests --bench peers -- [options]
 
   --quick               short runs for a smoke check (env PLUGBUS_BENCH_QUICK=1)
-  --workloads LIST      any of w1,w2,w3,w4,idle (env PLUGBUS_BENCH_WORKLOADS; default all)
+  --workloads LIST      any of w1,w2,w3,w4,idle,ask (env PLUGBUS_BENCH_WORKLOADS; default all)
   --impls LIST          implementation names (env PLUGBUS_BENCH_IMPLS; default all;
                         the floor and crossbeam are always run for the ratios)
   --only                run only the implementations --impls names, without the
@@ -35,6 +35,8 @@ pub(crate) struct Workloads {
     pub(crate) w3: bool,
     pub(crate) w4: bool,
     pub(crate) idle: bool,
+    /// Request and response: one question to 16 plugins (`ask.rs`).
+    pub(crate) ask: bool,
 }
 
 /// What the binary was asked to do.
@@ -96,6 +98,7 @@ impl Options {
                 w3: true,
                 w4: true,
                 idle: true,
+                ask: true,
             },
             impls: None,
             only: false,
@@ -157,6 +160,7 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
         w3: false,
         w4: false,
         idle: false,
+        ask: false,
     };
     for name in list(value) {
         match name.to_ascii_lowercase().as_str() {
@@ -165,6 +169,7 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
             "w3" => chosen.w3 = true,
             "w4" => chosen.w4 = true,
             "idle" => chosen.idle = true,
+            "ask" => chosen.ask = true,
             other => return Err(Failure::Usage(format!("unknown workload {other:?}"))),
         }
     }
