@@ -3,15 +3,13 @@
 //! configured by text: it publishes under the origin the text names, in
 //! order, and text it cannot read is a typed load error, not a crash.
 
-mod support;
-
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support::Tally;
 use plugbus_host_std::{Host, LoadOptions, load_with};
 use plugbus_zenoh::{Config, Link, Net, Origin};
-use support::Tally;
 
 const PORT: u16 = 17_550;
 const MESSAGES: u64 = 5_000;
@@ -32,9 +30,13 @@ fn library() -> PathBuf {
 
 #[test]
 fn the_dynamic_publisher_publishes_under_the_configured_origin() {
-    let _watchdog = support::watchdog("dynamic publisher", Duration::from_secs(120));
-    let receiver = Link::open(Config::new().subscribe("dyn/n").listen(support::tcp(PORT)))
-        .expect("the receiving link");
+    let _watchdog = crate::support::watchdog("dynamic publisher", Duration::from_secs(120));
+    let receiver = Link::open(
+        Config::new()
+            .subscribe("dyn/n")
+            .listen(crate::support::tcp(PORT)),
+    )
+    .expect("the receiving link");
     let received = Host::new();
     let (tally, seen) = Tally::keeping();
     received.attach(tally).expect("attach");
@@ -44,7 +46,10 @@ fn the_dynamic_publisher_publishes_under_the_configured_origin() {
         .expect("source");
 
     let origin = Origin::from_u64(0x00c0_ffee_00c0_ffee);
-    let config = format!("key=dyn/n connect={} origin={origin}", support::tcp(PORT));
+    let config = format!(
+        "key=dyn/n connect={} origin={origin}",
+        crate::support::tcp(PORT)
+    );
     let host: Host<Net<u64>> = Host::new();
     // SAFETY: this crate's own library, built by cargo for this test. No
     // copy: the debug build is large, and nothing rewrites it meanwhile.
@@ -56,7 +61,7 @@ fn the_dynamic_publisher_publishes_under_the_configured_origin() {
     // Until the publisher's session has connected, zenoh has no route and
     // drops: send one at a time until the first arrives.
     let mut next = 0;
-    support::wait_for(
+    crate::support::wait_for(
         "the loaded publisher's first message to arrive",
         LIMIT,
         || {
@@ -70,7 +75,7 @@ fn the_dynamic_publisher_publishes_under_the_configured_origin() {
         .expect("send");
     let reports = host.shutdown(); // end frame and flush, then the library goes
     assert_eq!(reports[0].stats.handled, MESSAGES, "{reports:?}");
-    let stats = support::wait_source("every message and the end", &source, LIMIT, |s| {
+    let stats = crate::support::wait_source("every message and the end", &source, LIMIT, |s| {
         s.origins.iter().all(|o| o.ended) && !s.origins.is_empty()
     });
     let from = &stats.origins[0];
@@ -91,7 +96,8 @@ fn the_dynamic_publisher_publishes_under_the_configured_origin() {
 
 #[test]
 fn configuration_text_it_cannot_read_is_a_load_error() {
-    let _watchdog = support::watchdog("dynamic publisher, bad text", Duration::from_secs(60));
+    let _watchdog =
+        crate::support::watchdog("dynamic publisher, bad text", Duration::from_secs(60));
     for (text, cause) in [
         ("key=dyn/bad wat=1", r#"unknown option "wat""#),
         ("connect=tcp/127.0.0.1:1", "no key expression configured"),

@@ -2,13 +2,11 @@
 //! each is counted and reported with a typed error, and the source goes on
 //! to deliver the good frame that follows, on every host kind.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Kind, Tally, TestHost};
 use plugbus_zenoh::wire::{self, Header, Origin};
 use plugbus_zenoh::{Config, DecodeError, Link, SourceError};
-use support::{Kind, Tally, TestHost};
 use zenoh::Wait;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -22,7 +20,7 @@ fn malformed(kind: Kind, port: u16) {
     let link = Link::open(
         Config::new()
             .subscribe(key.clone())
-            .listen(support::tcp(port)),
+            .listen(crate::support::tcp(port)),
     )
     .unwrap_or_else(|e| panic!("{name}: open: {e}"));
     let mut host = TestHost::new(kind);
@@ -35,7 +33,7 @@ fn malformed(kind: Kind, port: u16) {
     config
         .insert_json5(
             "connect/endpoints",
-            &format!("[\"{}\"]", support::tcp(port)),
+            &format!("[\"{}\"]", crate::support::tcp(port)),
         )
         .expect("connect");
     config
@@ -46,7 +44,7 @@ fn malformed(kind: Kind, port: u16) {
         .declare_publisher(key.clone())
         .wait()
         .expect("a raw publisher");
-    support::wait_for(&format!("{name}: the source's subscription"), LIMIT, || {
+    crate::support::wait_for(&format!("{name}: the source's subscription"), LIMIT, || {
         publisher
             .matching_status()
             .wait()
@@ -80,7 +78,7 @@ fn malformed(kind: Kind, port: u16) {
     let count = bad.len() as u64;
     for (i, (bytes, is_expected)) in bad.into_iter().enumerate() {
         publisher.put(bytes).wait().expect("put");
-        let stats = support::wait_source(
+        let stats = crate::support::wait_source(
             &format!("{name}: malformed frame {i}"),
             &source,
             LIMIT,
@@ -101,7 +99,7 @@ fn malformed(kind: Kind, port: u16) {
     }
     // The source goes on: a good frame after the bad ones is delivered.
     publisher.put(good(0, 42)).wait().expect("put");
-    support::wait_for(&format!("{name}: the good frame handled"), LIMIT, || {
+    crate::support::wait_for(&format!("{name}: the good frame handled"), LIMIT, || {
         host.stats(id).handled == 1
     });
     let stats = source.shutdown();
@@ -130,18 +128,21 @@ fn malformed(kind: Kind, port: u16) {
 
 #[test]
 fn malformed_payload_host_std() {
-    let _watchdog = support::watchdog("malformed_payload_host_std", Duration::from_secs(120));
+    let _watchdog =
+        crate::support::watchdog("malformed_payload_host_std", Duration::from_secs(120));
     malformed(Kind::Std, 17_540);
 }
 
 #[test]
 fn malformed_payload_host_smol() {
-    let _watchdog = support::watchdog("malformed_payload_host_smol", Duration::from_secs(120));
+    let _watchdog =
+        crate::support::watchdog("malformed_payload_host_smol", Duration::from_secs(120));
     malformed(Kind::Smol, 17_541);
 }
 
 #[test]
 fn malformed_payload_host_tokio() {
-    let _watchdog = support::watchdog("malformed_payload_host_tokio", Duration::from_secs(120));
+    let _watchdog =
+        crate::support::watchdog("malformed_payload_host_tokio", Duration::from_secs(120));
     malformed(Kind::Tokio, 17_542);
 }

@@ -4,8 +4,6 @@
 //! Every test uses loopback endpoints on ports of its own (see each file's
 //! `PORT` constants), with multicast scouting off (the crate's default).
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -16,27 +14,18 @@ use plugbus_zenoh::{Link, Net, Origin, Publisher, Source};
 
 /// The host kinds every scenario runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Std,
     Smol,
     Tokio,
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Std => "host-std",
             Kind::Smol => "host-smol",
             Kind::Tokio => "host-tokio",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Kind {
-        match name {
-            "host-std" => Kind::Std,
-            "host-smol" => Kind::Smol,
-            "host-tokio" => Kind::Tokio,
-            other => panic!("unknown host kind {other:?}"),
         }
     }
 }
@@ -44,8 +33,8 @@ impl Kind {
 /// A host of `Net<u64>` of any kind, with the glue this crate asks for:
 /// "send into this host" as a closure, and the publisher on a thread lane
 /// on the async hosts (a put may block).
-pub struct TestHost {
-    pub kind: Kind,
+pub(crate) struct TestHost {
+    pub(crate) kind: Kind,
     inner: Inner,
 }
 
@@ -56,7 +45,7 @@ enum Inner {
 }
 
 impl TestHost {
-    pub fn new(kind: Kind) -> TestHost {
+    pub(crate) fn new(kind: Kind) -> TestHost {
         let inner = match kind {
             Kind::Std => Inner::Std(plugbus_host_std::Host::new()),
             Kind::Smol => Inner::Smol(
@@ -78,7 +67,7 @@ impl TestHost {
         TestHost { kind, inner }
     }
 
-    pub fn attach(&mut self, plugin: impl Plugin<Net<u64>>) -> PluginId {
+    pub(crate) fn attach(&mut self, plugin: impl Plugin<Net<u64>>) -> PluginId {
         match &mut self.inner {
             Inner::Std(host) => host.attach(plugin),
             Inner::Smol(host) => host.attach(plugin),
@@ -87,12 +76,12 @@ impl TestHost {
         .unwrap_or_else(|e| panic!("{}: attach: {e}", self.kind.name()))
     }
 
-    pub fn attach_publisher(&mut self, publisher: Publisher<u64>) -> PluginId {
+    pub(crate) fn attach_publisher(&mut self, publisher: Publisher<u64>) -> PluginId {
         self.attach_on_thread(publisher)
     }
 
     /// A plugin whose handler may block (a publisher): its own thread.
-    pub fn attach_on_thread(&mut self, plugin: impl Plugin<Net<u64>>) -> PluginId {
+    pub(crate) fn attach_on_thread(&mut self, plugin: impl Plugin<Net<u64>>) -> PluginId {
         let options = AttachOptions::new();
         match &mut self.inner {
             Inner::Std(host) => host.attach_with(plugin, options),
@@ -103,7 +92,7 @@ impl TestHost {
     }
 
     /// A source of `link` sending into this host through its normal send.
-    pub fn source(&self, link: &Link) -> Source<u64> {
+    pub(crate) fn source(&self, link: &Link) -> Source<u64> {
         match &self.inner {
             Inner::Std(host) => {
                 let sender = host.sender();
@@ -122,7 +111,7 @@ impl TestHost {
     }
 
     /// Sends local messages, from this (plain) thread.
-    pub fn send_local(&self, values: impl IntoIterator<Item = u64>) {
+    pub(crate) fn send_local(&self, values: impl IntoIterator<Item = u64>) {
         let batch: Vec<Net<u64>> = values.into_iter().map(Net::local).collect();
         let sent = match &self.inner {
             Inner::Std(host) => host.send_batch(batch).map(drop),
@@ -132,7 +121,7 @@ impl TestHost {
         sent.unwrap_or_else(|e| panic!("{}: send: {e}", self.kind.name()));
     }
 
-    pub fn stats(&self, id: PluginId) -> Stats {
+    pub(crate) fn stats(&self, id: PluginId) -> Stats {
         match &self.inner {
             Inner::Std(host) => host.stats(id),
             Inner::Smol(host) => host.stats(id),
@@ -141,7 +130,7 @@ impl TestHost {
         .unwrap_or_else(|| panic!("{}: no plugin {id}", self.kind.name()))
     }
 
-    pub fn shutdown(self) -> Vec<Report> {
+    pub(crate) fn shutdown(self) -> Vec<Report> {
         match self.inner {
             Inner::Std(host) => host.shutdown(),
             Inner::Smol(host) => host.shutdown_blocking(),
@@ -156,18 +145,23 @@ impl TestHost {
 
 /// What a [`Tally`] plugin saw.
 #[derive(Debug, Default)]
-pub struct Seen {
-    pub local: u64,
+pub(crate) struct Seen {
+    pub(crate) local: u64,
     /// Per origin: the values in the order they came.
-    pub remote: BTreeMap<Origin, Vec<u64>>,
+    pub(crate) remote: BTreeMap<Origin, Vec<u64>>,
     /// Per origin, when only counting (large runs): count, next expected
     /// value, values out of order.
-    pub counted: BTreeMap<Origin, (u64, u64, u64)>,
+    pub(crate) counted: BTreeMap<Origin, (u64, u64, u64)>,
 }
 
 impl Seen {
     /// The values of `origin` are exactly `expected`, in order, once.
-    pub fn assert_exactly(&self, what: &str, origin: Origin, expected: impl Iterator<Item = u64>) {
+    pub(crate) fn assert_exactly(
+        &self,
+        what: &str,
+        origin: Origin,
+        expected: impl Iterator<Item = u64>,
+    ) {
         let got = self.remote.get(&origin).cloned().unwrap_or_default();
         let expected: Vec<u64> = expected.collect();
         assert_eq!(got.len(), expected.len(), "{what}: count from {origin}");
@@ -175,7 +169,7 @@ impl Seen {
     }
 
     /// The values of `origin` are exactly `expected`, once each, in any order.
-    pub fn assert_once_each(
+    pub(crate) fn assert_once_each(
         &self,
         what: &str,
         origin: Origin,
@@ -190,14 +184,14 @@ impl Seen {
 }
 
 /// Tallies every message it handles into a shared [`Seen`].
-pub struct Tally {
+pub(crate) struct Tally {
     seen: Arc<Mutex<Seen>>,
     keep_values: bool,
 }
 
 impl Tally {
     /// Keeps every remote value (small runs).
-    pub fn keeping() -> (Tally, Arc<Mutex<Seen>>) {
+    pub(crate) fn keeping() -> (Tally, Arc<Mutex<Seen>>) {
         let seen = Arc::new(Mutex::new(Seen::default()));
         (
             Tally {
@@ -209,7 +203,7 @@ impl Tally {
     }
 
     /// Counts and checks order, keeps no values (large runs).
-    pub fn counting() -> (Tally, Arc<Mutex<Seen>>) {
+    pub(crate) fn counting() -> (Tally, Arc<Mutex<Seen>>) {
         let seen = Arc::new(Mutex::new(Seen::default()));
         (
             Tally {
@@ -252,7 +246,7 @@ impl Plugin<Net<u64>> for Tally {
 }
 
 /// Waits until `done()` or `limit`, then panics naming `what`.
-pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(
@@ -264,7 +258,7 @@ pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 /// Waits until the source's stats satisfy `done`, or panics with them.
-pub fn wait_source<T>(
+pub(crate) fn wait_source<T>(
     what: &str,
     source: &Source<T>,
     limit: Duration,
@@ -276,11 +270,11 @@ pub fn wait_source<T>(
 }
 
 /// The environment variable that tells a test binary it runs as a child.
-pub const CHILD_ROLE: &str = "PLUGBUS_ZENOH_CHILD";
+pub(crate) const CHILD_ROLE: &str = "PLUGBUS_ZENOH_CHILD";
 
 /// Starts this test binary again running only `test` (the caller), with
 /// `role` in [`CHILD_ROLE`]; its stdout is piped for the parent to read.
-pub fn spawn_child(test: &str, role: &str) -> Child {
+pub(crate) fn spawn_child(test: &str, role: &str) -> Child {
     let exe = std::env::current_exe().expect("the test binary's path");
     Command::new(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
@@ -293,13 +287,13 @@ pub fn spawn_child(test: &str, role: &str) -> Child {
 }
 
 /// The role this process runs, when it is a child.
-pub fn child_role() -> Option<String> {
+pub(crate) fn child_role() -> Option<String> {
     std::env::var(CHILD_ROLE).ok()
 }
 
 /// Reads the child's stdout until a line holding `prefix`, within
 /// `limit`; returns the rest of that line.
-pub fn read_line_from(child: &mut Child, prefix: &str, limit: Duration) -> String {
+pub(crate) fn read_line_from(child: &mut Child, prefix: &str, limit: Duration) -> String {
     use std::io::BufRead;
     let stdout = child.stdout.take().expect("the child's stdout");
     let wanted = prefix.to_owned();
@@ -323,7 +317,7 @@ pub fn read_line_from(child: &mut Child, prefix: &str, limit: Duration) -> Strin
 
 /// Waits for the child to exit within `limit` (killing it if not) and
 /// asserts it succeeded.
-pub fn wait_child(what: &str, child: &mut Child, limit: Duration) {
+pub(crate) fn wait_child(what: &str, child: &mut Child, limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("the child's status") {
@@ -340,14 +334,14 @@ pub fn wait_child(what: &str, child: &mut Child, limit: Duration) {
 }
 
 /// A loopback TCP endpoint.
-pub fn tcp(port: u16) -> String {
+pub(crate) fn tcp(port: u16) -> String {
     format!("tcp/127.0.0.1:{port}")
 }
 
 /// Ends the whole test process if the test is still running after
 /// `limit`: a test fails, it never hangs (a stuck drop would otherwise keep
 /// the harness waiting forever). Dropping the guard disarms it.
-pub fn watchdog(test: &'static str, limit: Duration) -> Watchdog {
+pub(crate) fn watchdog(test: &'static str, limit: Duration) -> Watchdog {
     let (disarm, disarmed) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = disarmed.recv_timeout(limit) {
@@ -359,6 +353,6 @@ pub fn watchdog(test: &'static str, limit: Duration) -> Watchdog {
 }
 
 /// Disarms its [`watchdog`] when dropped.
-pub struct Watchdog {
+pub(crate) struct Watchdog {
     _disarm: std::sync::mpsc::Sender<()>,
 }

@@ -4,12 +4,10 @@
 //! echoes; with every host relaying, each message reaches each other host
 //! twice and comes back to its origin twice, and is still handled once.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Kind, Tally, TestHost};
 use plugbus_zenoh::{Config, Link};
-use support::{Kind, Tally, TestHost};
 
 const PER_HOST: u64 = 2_000;
 const LIMIT: Duration = Duration::from_secs(60);
@@ -27,8 +25,8 @@ fn ring(kind: Kind, relay: bool, first_port: u16) {
             let config = Config::new()
                 .key(format!("ring{first_port}/{i}"))
                 .subscribe(format!("ring{first_port}/**"))
-                .listen(support::tcp(first_port + i))
-                .connect(support::tcp(first_port + (i + 1) % 3))
+                .listen(crate::support::tcp(first_port + i))
+                .connect(crate::support::tcp(first_port + (i + 1) % 3))
                 .relay(relay);
             Link::open(config).unwrap_or_else(|e| panic!("{}: open: {e}", what(usize::from(i))))
         })
@@ -49,7 +47,7 @@ fn ring(kind: Kind, relay: bool, first_port: u16) {
     // Each host hears the other two before anything is sent: a key with a
     // subscriber in each other host's session (and its own).
     for (i, link) in links.iter().enumerate() {
-        support::wait_for(&format!("{}: peers subscribed", what(i)), LIMIT, || {
+        crate::support::wait_for(&format!("{}: peers subscribed", what(i)), LIMIT, || {
             link.wait_for_subscribers(Duration::from_millis(50))
                 .expect("matching")
         });
@@ -68,7 +66,7 @@ fn ring(kind: Kind, relay: bool, first_port: u16) {
         (0, 0)
     };
     for (i, source) in sources.iter().enumerate() {
-        support::wait_source(&format!("{}: all arrivals", what(i)), source, LIMIT, |s| {
+        crate::support::wait_source(&format!("{}: all arrivals", what(i)), source, LIMIT, |s| {
             s.delivered == 2 * PER_HOST && s.echoes == echoes && s.duplicates == duplicates
         });
     }
@@ -133,36 +131,37 @@ fn ring(kind: Kind, relay: bool, first_port: u16) {
 
 #[test]
 fn ring_host_std() {
-    let _watchdog = support::watchdog("ring_host_std", Duration::from_secs(180));
+    let _watchdog = crate::support::watchdog("ring_host_std", Duration::from_secs(180));
     ring(Kind::Std, false, 17_510);
 }
 
 #[test]
 fn ring_host_smol() {
-    let _watchdog = support::watchdog("ring_host_smol", Duration::from_secs(180));
+    let _watchdog = crate::support::watchdog("ring_host_smol", Duration::from_secs(180));
     ring(Kind::Smol, false, 17_513);
 }
 
 #[test]
 fn ring_host_tokio() {
-    let _watchdog = support::watchdog("ring_host_tokio", Duration::from_secs(180));
+    let _watchdog = crate::support::watchdog("ring_host_tokio", Duration::from_secs(180));
     ring(Kind::Tokio, false, 17_516);
 }
 
 #[test]
 fn ring_with_relay_host_std() {
-    let _watchdog = support::watchdog("ring_with_relay_host_std", Duration::from_secs(180));
+    let _watchdog = crate::support::watchdog("ring_with_relay_host_std", Duration::from_secs(180));
     ring(Kind::Std, true, 17_520);
 }
 
 #[test]
 fn ring_with_relay_host_smol() {
-    let _watchdog = support::watchdog("ring_with_relay_host_smol", Duration::from_secs(180));
+    let _watchdog = crate::support::watchdog("ring_with_relay_host_smol", Duration::from_secs(180));
     ring(Kind::Smol, true, 17_523);
 }
 
 #[test]
 fn ring_with_relay_host_tokio() {
-    let _watchdog = support::watchdog("ring_with_relay_host_tokio", Duration::from_secs(180));
+    let _watchdog =
+        crate::support::watchdog("ring_with_relay_host_tokio", Duration::from_secs(180));
     ring(Kind::Tokio, true, 17_526);
 }

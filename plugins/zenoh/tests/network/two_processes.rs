@@ -4,29 +4,28 @@
 //! The test starts its own binary again as the sending child (same test,
 //! `PLUGBUS_ZENOH_CHILD=send`); the parent receives.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Kind, Tally, TestHost};
 use plugbus_zenoh::{Config, Link};
-use support::{Kind, Tally, TestHost};
 
 const MESSAGES: u64 = 1_000_000;
 const LIMIT: Duration = Duration::from_secs(180);
 
 fn one_million(kind: Kind, test: &str, port: u16) {
-    if support::child_role().as_deref() == Some("send") {
+    if crate::support::child_role().as_deref() == Some("send") {
         return send(kind, port);
     }
-    let link = Link::open(Config::new().key("two/n").listen(support::tcp(port)))
+    let link = Link::open(Config::new().key("two/n").listen(crate::support::tcp(port)))
         .unwrap_or_else(|e| panic!("{}: open: {e}", kind.name()));
     let mut host = TestHost::new(kind);
     let (tally, seen) = Tally::counting();
     let id = host.attach(tally);
     let source = host.source(&link);
-    let mut child = support::spawn_child(test, "send");
-    let origin = support::read_line_from(&mut child, "child-origin ", Duration::from_secs(30));
-    let stats = support::wait_source(
+    let mut child = crate::support::spawn_child(test, "send");
+    let origin =
+        crate::support::read_line_from(&mut child, "child-origin ", Duration::from_secs(30));
+    let stats = crate::support::wait_source(
         &format!(
             "{}: {MESSAGES} messages and the end of the stream",
             kind.name()
@@ -35,7 +34,7 @@ fn one_million(kind: Kind, test: &str, port: u16) {
         LIMIT,
         |s| s.delivered == MESSAGES && s.origins.iter().all(|o| o.ended),
     );
-    support::wait_child(kind.name(), &mut child, Duration::from_secs(30));
+    crate::support::wait_child(kind.name(), &mut child, Duration::from_secs(30));
     let stats_after = source.shutdown();
     assert_eq!(
         stats_after,
@@ -43,7 +42,7 @@ fn one_million(kind: Kind, test: &str, port: u16) {
         "{}: the source took nothing after the end",
         kind.name()
     );
-    support::wait_for(
+    crate::support::wait_for(
         &format!("{}: the tally to handle all", kind.name()),
         LIMIT,
         || host.stats(id).handled == MESSAGES,
@@ -83,8 +82,12 @@ fn one_million(kind: Kind, test: &str, port: u16) {
 }
 
 fn send(kind: Kind, port: u16) {
-    let link = Link::open(Config::new().key("two/n").connect(support::tcp(port)))
-        .unwrap_or_else(|e| panic!("{}: child open: {e}", kind.name()));
+    let link = Link::open(
+        Config::new()
+            .key("two/n")
+            .connect(crate::support::tcp(port)),
+    )
+    .unwrap_or_else(|e| panic!("{}: child open: {e}", kind.name()));
     let mut host = TestHost::new(kind);
     let (tally, seen) = Tally::counting();
     host.attach(tally);
@@ -118,18 +121,39 @@ fn send(kind: Kind, port: u16) {
 
 #[test]
 fn one_million_in_order_host_std() {
-    let _watchdog = support::watchdog("one_million_in_order_host_std", Duration::from_secs(400));
-    one_million(Kind::Std, "one_million_in_order_host_std", 17_501);
+    let _watchdog = crate::support::watchdog(
+        "two_processes::one_million_in_order_host_std",
+        Duration::from_secs(400),
+    );
+    one_million(
+        Kind::Std,
+        "two_processes::one_million_in_order_host_std",
+        17_501,
+    );
 }
 
 #[test]
 fn one_million_in_order_host_smol() {
-    let _watchdog = support::watchdog("one_million_in_order_host_smol", Duration::from_secs(400));
-    one_million(Kind::Smol, "one_million_in_order_host_smol", 17_502);
+    let _watchdog = crate::support::watchdog(
+        "two_processes::one_million_in_order_host_smol",
+        Duration::from_secs(400),
+    );
+    one_million(
+        Kind::Smol,
+        "two_processes::one_million_in_order_host_smol",
+        17_502,
+    );
 }
 
 #[test]
 fn one_million_in_order_host_tokio() {
-    let _watchdog = support::watchdog("one_million_in_order_host_tokio", Duration::from_secs(400));
-    one_million(Kind::Tokio, "one_million_in_order_host_tokio", 17_503);
+    let _watchdog = crate::support::watchdog(
+        "two_processes::one_million_in_order_host_tokio",
+        Duration::from_secs(400),
+    );
+    one_million(
+        Kind::Tokio,
+        "two_processes::one_million_in_order_host_tokio",
+        17_503,
+    );
 }

@@ -5,13 +5,11 @@
 //! P's messages from then on, and S counts exactly the messages it missed
 //! as a gap: P -> R -> S, then P -> R' -> S.
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{Kind, Tally, TestHost};
 use plugbus_zenoh::{Config, Link};
-use support::{Kind, Tally, TestHost};
 
 const BATCH: u64 = 3_000;
 const LIMIT: Duration = Duration::from_secs(60);
@@ -19,20 +17,20 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn killed(kind: Kind, test: &str, first_port: u16) {
     let (p_port, s_port) = (first_port, first_port + 1);
     let key = format!("killed{first_port}");
-    if support::child_role().as_deref() == Some("relay") {
+    if crate::support::child_role().as_deref() == Some("relay") {
         return relay(kind, &key, p_port, s_port);
     }
     let name = kind.name();
     let p_link = Link::open(
         Config::new()
             .key(format!("{key}/p"))
-            .listen(support::tcp(p_port)),
+            .listen(crate::support::tcp(p_port)),
     )
     .unwrap_or_else(|e| panic!("{name}: open P: {e}"));
     let s_link = Link::open(
         Config::new()
             .subscribe(format!("{key}/r"))
-            .listen(support::tcp(s_port)),
+            .listen(crate::support::tcp(s_port)),
     )
     .unwrap_or_else(|e| panic!("{name}: open S: {e}"));
     let mut p = TestHost::new(kind);
@@ -45,14 +43,14 @@ fn killed(kind: Kind, test: &str, first_port: u16) {
     let s_source = s.source(&s_link);
 
     // P -> R -> S: the first batch arrives whole.
-    let mut r1 = support::spawn_child(test, "relay");
-    support::read_line_from(&mut r1, "relay-ready", LIMIT);
+    let mut r1 = crate::support::spawn_child(test, "relay");
+    crate::support::read_line_from(&mut r1, "relay-ready", LIMIT);
     assert!(
         p_link.wait_for_subscribers(LIMIT).expect("matching"),
         "{name}: R subscribed"
     );
     p.send_local(0..BATCH);
-    support::wait_source(&format!("{name}: S gets batch 1"), &s_source, LIMIT, |st| {
+    crate::support::wait_source(&format!("{name}: S gets batch 1"), &s_source, LIMIT, |st| {
         st.delivered == BATCH
     });
 
@@ -60,32 +58,33 @@ fn killed(kind: Kind, test: &str, first_port: u16) {
     // lost for S (zenoh has no subscriber to send it to).
     r1.kill().expect("kill R");
     let _ = r1.wait();
-    support::wait_for(&format!("{name}: P to see R gone"), LIMIT, || {
+    crate::support::wait_for(&format!("{name}: P to see R gone"), LIMIT, || {
         !p_link
             .wait_for_subscribers(Duration::ZERO)
             .expect("matching")
     });
     p.send_local(BATCH..2 * BATCH);
-    support::wait_for(
+    crate::support::wait_for(
         &format!("{name}: P's local plugin to handle 2 batches"),
         LIMIT,
         || p.stats(p_id).handled == 2 * BATCH,
     );
 
     // A new R joins: it sees from then on; S counts the missed batch.
-    let mut r2 = support::spawn_child(test, "relay");
-    support::read_line_from(&mut r2, "relay-ready", LIMIT);
+    let mut r2 = crate::support::spawn_child(test, "relay");
+    crate::support::read_line_from(&mut r2, "relay-ready", LIMIT);
     assert!(
         p_link.wait_for_subscribers(LIMIT).expect("matching"),
         "{name}: R' subscribed"
     );
     p.send_local(2 * BATCH..3 * BATCH);
-    let stats = support::wait_source(&format!("{name}: S gets batch 3"), &s_source, LIMIT, |st| {
-        st.delivered == 2 * BATCH
-    });
+    let stats =
+        crate::support::wait_source(&format!("{name}: S gets batch 3"), &s_source, LIMIT, |st| {
+            st.delivered == 2 * BATCH
+        });
     // R' reports what it saw when its stdin closes.
     drop(r2.stdin.take());
-    support::wait_child(&format!("{name}: R'"), &mut r2, LIMIT);
+    crate::support::wait_child(&format!("{name}: R'"), &mut r2, LIMIT);
 
     let p_origin = p_link.origin();
     let from_p = stats
@@ -127,8 +126,8 @@ fn relay(kind: Kind, key: &str, p_port: u16, s_port: u16) {
     let config = Config::new()
         .subscribe(format!("{key}/p"))
         .key(format!("{key}/r"))
-        .connect(support::tcp(p_port))
-        .connect(support::tcp(s_port))
+        .connect(crate::support::tcp(p_port))
+        .connect(crate::support::tcp(s_port))
         .relay(true);
     let link = Link::open(config).expect("open R");
     let mut host = TestHost::new(kind);
@@ -157,18 +156,27 @@ fn relay(kind: Kind, key: &str, p_port: u16, s_port: u16) {
 
 #[test]
 fn killed_subscriber_host_std() {
-    let _watchdog = support::watchdog("killed_subscriber_host_std", Duration::from_secs(240));
-    killed(Kind::Std, "killed_subscriber_host_std", 17_530);
+    let _watchdog = crate::support::watchdog(
+        "killed::killed_subscriber_host_std",
+        Duration::from_secs(240),
+    );
+    killed(Kind::Std, "killed::killed_subscriber_host_std", 17_530);
 }
 
 #[test]
 fn killed_subscriber_host_smol() {
-    let _watchdog = support::watchdog("killed_subscriber_host_smol", Duration::from_secs(240));
-    killed(Kind::Smol, "killed_subscriber_host_smol", 17_532);
+    let _watchdog = crate::support::watchdog(
+        "killed::killed_subscriber_host_smol",
+        Duration::from_secs(240),
+    );
+    killed(Kind::Smol, "killed::killed_subscriber_host_smol", 17_532);
 }
 
 #[test]
 fn killed_subscriber_host_tokio() {
-    let _watchdog = support::watchdog("killed_subscriber_host_tokio", Duration::from_secs(240));
-    killed(Kind::Tokio, "killed_subscriber_host_tokio", 17_534);
+    let _watchdog = crate::support::watchdog(
+        "killed::killed_subscriber_host_tokio",
+        Duration::from_secs(240),
+    );
+    killed(Kind::Tokio, "killed::killed_subscriber_host_tokio", 17_534);
 }

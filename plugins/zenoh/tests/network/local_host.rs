@@ -2,26 +2,24 @@
 //! `SyncSender`, and the loop that owns the host drains it with the host's
 //! normal send and polls.
 
-mod support;
-
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
+use crate::support::Tally;
 use plugbus_core::LocalHost;
 use plugbus_host_std::Host;
 use plugbus_zenoh::{Config, Link, Net};
-use support::Tally;
 
 const PORT: u16 = 17_570;
 const MESSAGES: u64 = 20_000;
 
 #[test]
 fn a_local_host_drains_the_source_queue() {
-    let _watchdog = support::watchdog("local host", Duration::from_secs(120));
+    let _watchdog = crate::support::watchdog("local host", Duration::from_secs(120));
     let receiver = Link::open(
         Config::new()
             .subscribe("local/n")
-            .listen(support::tcp(PORT)),
+            .listen(crate::support::tcp(PORT)),
     )
     .expect("open");
     let mut local: LocalHost<Net<u64>> = LocalHost::new();
@@ -30,7 +28,12 @@ fn a_local_host_drains_the_source_queue() {
     let (queue, arrivals) = sync_channel(1024);
     let source = receiver.source(queue).expect("source");
 
-    let link = Link::open(Config::new().key("local/n").connect(support::tcp(PORT))).expect("open");
+    let link = Link::open(
+        Config::new()
+            .key("local/n")
+            .connect(crate::support::tcp(PORT)),
+    )
+    .expect("open");
     let host: Host<Net<u64>> = Host::new();
     host.attach(link.publisher().expect("publisher"))
         .expect("attach");

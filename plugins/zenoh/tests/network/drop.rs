@@ -3,8 +3,6 @@
 //! message as a gap, the tail included (the end frame goes out under
 //! `Block`): what it handled plus its gaps is exactly what was published.
 
-mod support;
-
 use std::time::Duration;
 
 use plugbus_core::{Flow, Message, Plugin};
@@ -47,9 +45,13 @@ impl Plugin<Net<Numbered>> for Slow {
 
 #[test]
 fn drops_are_counted_as_gaps() {
-    let _watchdog = support::watchdog("drop", Duration::from_secs(180));
-    let receiver =
-        Link::open(Config::new().subscribe("drop/n").listen(support::tcp(PORT))).expect("open");
+    let _watchdog = crate::support::watchdog("drop", Duration::from_secs(180));
+    let receiver = Link::open(
+        Config::new()
+            .subscribe("drop/n")
+            .listen(crate::support::tcp(PORT)),
+    )
+    .expect("open");
     let received = Host::with_capacity(16);
     let slow = received.attach(Slow { last: None }).expect("attach");
     let sender = received.sender();
@@ -60,7 +62,7 @@ fn drops_are_counted_as_gaps() {
     let link = Link::open(
         Config::new()
             .key("drop/n")
-            .connect(support::tcp(PORT))
+            .connect(crate::support::tcp(PORT))
             .congestion(Congestion::Drop),
     )
     .expect("open");
@@ -76,7 +78,7 @@ fn drops_are_counted_as_gaps() {
     host.shutdown(); // the end frame, under Block, then the flush
     assert_eq!(link.publisher_stats().published, MESSAGES);
 
-    let stats = support::wait_source("the end of the stream", &source, LIMIT, |s| {
+    let stats = crate::support::wait_source("the end of the stream", &source, LIMIT, |s| {
         s.origins.iter().any(|o| o.ended)
     });
     let from = &stats.origins[0];
@@ -96,7 +98,7 @@ fn drops_are_counted_as_gaps() {
         "48 MiB towards a stalled receiver: zenoh dropped nothing? {stats:?}"
     );
     let final_stats = source.shutdown();
-    support::wait_for("the slow plugin to finish", LIMIT, || {
+    crate::support::wait_for("the slow plugin to finish", LIMIT, || {
         received
             .stats(slow)
             .is_some_and(|s| s.handled == final_stats.delivered)
