@@ -2,7 +2,8 @@
 //! request as one message to log plugins running side by side on the thread
 //! host (some linked in, some loaded from a directory of plugin libraries,
 //! one on a lossy lane, one pushing alerts through an outbox), shows their
-//! progress, asks each for its summary through the reply path, and prints a
+//! progress, asks each for its summary (the host's `ask`: request and
+//! response), and prints a
 //! report.
 //!
 //! ```text

@@ -3,10 +3,9 @@
 //! summary, shut down, report.
 
 use std::io::IsTerminal;
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use plugbus_access_log::{LogEvent, Summary, summarize};
+use plugbus_access_log::{LogEvent, Summary};
 use plugbus_alert::Alert;
 use plugbus_core::Replies;
 use plugbus_host_std::Host;
@@ -139,34 +138,36 @@ impl Run<'_> {
         self.send(&mut batch)
     }
 
-    /// Asks every attached plugin for its summary and waits for the answers.
+    /// Asks every attached plugin for its summary (request and response:
+    /// the host's `ask`) and waits for the answers.
     fn summaries(&mut self) -> Result<Vec<Summary>, Error> {
-        let asked: Vec<String> = self.host.plugins().into_iter().map(|p| p.name).collect();
-        let (ask, answers) = summarize();
-        self.host.send(ask).map_err(|_| Error::Closed)?;
+        self.tick();
+        let answers = self
+            .host
+            .ask(LogEvent::Summarize, (), ANSWER_WITHIN)
+            .map_err(|_| Error::Closed)?;
         self.sent += 1;
-        let deadline = Instant::now() + ANSWER_WITHIN;
-        let mut summaries = Vec::new();
-        while summaries.len() < asked.len() {
-            match answers.recv_timeout(Duration::from_millis(20)) {
-                Ok(summary) => summaries.push((*summary).clone()),
-                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
-                Err(_) => {
-                    let plugins = asked
-                        .into_iter()
-                        .filter(|name| summaries.iter().all(|s: &Summary| &s.plugin != name))
-                        .collect();
-                    return Err(Error::NoAnswer {
-                        plugins,
-                        waited: ANSWER_WITHIN,
-                    });
-                }
-            }
-            self.tick();
+        if !answers.timed_out().is_empty() {
+            let plugins = self
+                .host
+                .plugins()
+                .into_iter()
+                .filter(|p| answers.timed_out().contains(&p.id))
+                .map(|p| p.name)
+                .collect();
+            return Err(Error::NoAnswer {
+                plugins,
+                waited: ANSWER_WITHIN,
+            });
         }
-        // In the order the plugins were attached.
-        summaries.sort_by_key(|s| asked.iter().position(|name| name == &s.plugin));
-        Ok(summaries)
+        // In the order the plugins were attached; one that panicked or
+        // declined has no summary, and its report says why.
+        let mut summaries: Vec<_> = answers
+            .iter()
+            .map(|answer| (answer.plugin(), (**answer).clone()))
+            .collect();
+        summaries.sort_by_key(|(id, _)| *id);
+        Ok(summaries.into_iter().map(|(_, summary)| summary).collect())
     }
 }
 

@@ -1,24 +1,36 @@
 //! The message type of the log demo: one request parsed from a web server's
 //! access log ([`Request`]), and the query every log plugin answers with a
-//! [`Summary`] ([`LogEvent::Summarize`]). The host and every log plugin
+//! [`Summary`] ([`LogEvent::Summarize`], a question the host asks with
+//! `ask`). The host and every log plugin
 //! depend on this crate, so they agree on the type's
 //! [`Fingerprint`](plugbus_core::Fingerprint), and a plugin built against
 //! another version of it is refused at load time.
 //!
 //! ```
-//! use plugbus_access_log::{LogEvent, Request, Summary, summarize};
-//! use plugbus_core::{Flow, LocalHost, Message, Plugin};
+//! use std::time::Duration;
+//!
+//! use plugbus_access_log::{LogEvent, Request, Summary};
+//! use plugbus_core::{Flow, LocalHost, Message, Plugin, PluginId};
 //!
 //! /// Counts requests.
-//! struct Count(u64);
+//! #[derive(Default)]
+//! struct Count {
+//!     id: Option<PluginId>,
+//!     requests: u64,
+//! }
 //!
 //! impl Plugin<LogEvent> for Count {
+//!     fn on_attach(&mut self, id: PluginId) {
+//!         self.id = Some(id);
+//!     }
+//!
 //!     fn handle_message(&mut self, event: &Message<LogEvent>) -> Flow {
-//!         match &**event {
-//!             LogEvent::Request(_) => self.0 += 1,
-//!             LogEvent::Summarize(reply) => {
-//!                 reply.send(Summary::new("count").count("requests", self.0));
+//!         match (&**event, self.id) {
+//!             (LogEvent::Request(_), _) => self.requests += 1,
+//!             (LogEvent::Summarize(request), Some(id)) => {
+//!                 let _ = request.answer(id, Summary::new("count").count("requests", self.requests));
 //!             }
+//!             (LogEvent::Summarize(_), None) => {}
 //!         }
 //!         Flow::Continue
 //!     }
@@ -29,12 +41,10 @@
 //! assert_eq!((request.path.as_str(), request.status), ("/", 200));
 //!
 //! let mut host = LocalHost::new();
-//! host.attach(Count(0))?;
+//! let count = host.attach(Count::default())?;
 //! host.send(LogEvent::Request(request))?;
-//! let (ask, summaries) = summarize();
-//! host.send(ask)?;
-//! host.run_until_idle();
-//! assert_eq!(summaries.try_recv()?.counts, [("requests".to_string(), 1)]);
+//! let answers = host.ask(LogEvent::Summarize, (), Duration::from_secs(5))?;
+//! assert_eq!(answers.get(count).unwrap().counts, [("requests".to_string(), 1)]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -49,7 +59,7 @@ mod time;
 
 pub use config::{ConfigError, Options};
 pub use error::{Field, ParseError};
-pub use event::{LogEvent, summarize};
+pub use event::{LogEvent, SummaryRequest};
 pub use request::{Method, Request};
 pub use summary::Summary;
 pub use time::Timestamp;

@@ -38,7 +38,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use plugbus_access_log::{ConfigError, LogEvent, Options, Request, Summary, Timestamp};
-use plugbus_core::{Flow, Message, Outbox, Plugin};
+use plugbus_core::{Flow, Message, Outbox, Plugin, PluginId};
 
 /// How many alerts a summary lists.
 const LISTED: usize = 5;
@@ -75,6 +75,7 @@ impl fmt::Display for Alert {
 /// Watches for paths that keep answering 404.
 #[derive(Debug)]
 pub struct Alerts {
+    id: Option<PluginId>,
     not_found: u64,
     window: i64,
     /// Times of recent 404 answers, per path.
@@ -98,6 +99,7 @@ impl Alerts {
     pub fn new(config: &str) -> Result<Self, ConfigError> {
         let options = Options::parse(config, "alerts", &["not_found", "window"])?;
         Ok(Alerts {
+            id: None,
             not_found: options.number("not_found", 3)?,
             window: i64::try_from(options.number("window", 60)?).unwrap_or(i64::MAX),
             recent: HashMap::new(),
@@ -173,11 +175,18 @@ impl Alerts {
 }
 
 impl Plugin<LogEvent> for Alerts {
+    fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
+    }
+
     fn handle_message(&mut self, event: &Message<LogEvent>) -> Flow {
         match &**event {
             LogEvent::Request(request) => self.record(request),
-            LogEvent::Summarize(reply) => {
-                reply.send(self.summary());
+            LogEvent::Summarize(request) => {
+                if let Some(id) = self.id {
+                    // An error means the asker gave up waiting: nothing to do.
+                    let _ = request.answer(id, self.summary());
+                }
             }
         }
         Flow::Continue

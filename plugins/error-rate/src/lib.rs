@@ -7,20 +7,20 @@
 //! so that one failed request on a quiet night is not a 100% error rate.
 //!
 //! ```
-//! use plugbus_access_log::{LogEvent, Request, summarize};
+//! use std::time::Duration;
+//!
+//! use plugbus_access_log::{LogEvent, Request};
 //! use plugbus_core::LocalHost;
 //! use plugbus_error_rate::ErrorRate;
 //!
 //! let mut host = LocalHost::new();
-//! host.attach(ErrorRate::new("window=10 min=2")?)?;
+//! let plugin = host.attach(ErrorRate::new("window=10 min=2")?)?;
 //! for (n, (second, status)) in [(0, 200), (1, 404), (12, 200), (13, 200)].into_iter().enumerate() {
 //!     let line = format!(r#"h - - [22/Apr/2009:18:52:{second:02} +1200] "GET / HTTP/1.1" {status} 1"#);
 //!     host.send(LogEvent::Request(Request::parse(n as u64 + 1, &line)?))?;
 //! }
-//! let (ask, summaries) = summarize();
-//! host.send(ask)?;
-//! host.run_until_idle();
-//! let summary = summaries.try_recv()?;
+//! let answers = host.ask(LogEvent::Summarize, (), Duration::from_secs(5))?;
+//! let summary = answers.get(plugin).expect("an answer");
 //! assert_eq!((summary.get("requests"), summary.get("errors")), (Some(4), Some(1)));
 //! assert_eq!(summary.get("windows"), Some(2));
 //! assert_eq!((summary.get("worst errors"), summary.get("worst requests")), (Some(1), Some(2)));
@@ -34,7 +34,7 @@
 #![forbid(unsafe_code)]
 
 use plugbus_access_log::{ConfigError, LogEvent, Options, Request, Summary, Timestamp};
-use plugbus_core::{Flow, Message, Plugin};
+use plugbus_core::{Flow, Message, Plugin, PluginId};
 
 /// Requests and errors in one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,7 @@ impl Window {
 /// Error shares over windows of log time.
 #[derive(Debug)]
 pub struct ErrorRate {
+    id: Option<PluginId>,
     window: i64,
     min: u64,
     requests: u64,
@@ -76,6 +77,7 @@ impl ErrorRate {
     pub fn new(config: &str) -> Result<Self, ConfigError> {
         let options = Options::parse(config, "errors", &["window", "min"])?;
         Ok(ErrorRate {
+            id: None,
             window: i64::try_from(options.number("window", 10)?).unwrap_or(i64::MAX),
             min: options.number("min", 10)?,
             requests: 0,
@@ -167,11 +169,18 @@ fn percent(n: u64, total: u64) -> String {
 }
 
 impl Plugin<LogEvent> for ErrorRate {
+    fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
+    }
+
     fn handle_message(&mut self, event: &Message<LogEvent>) -> Flow {
         match &**event {
             LogEvent::Request(request) => self.record(request),
-            LogEvent::Summarize(reply) => {
-                reply.send(self.summary());
+            LogEvent::Summarize(request) => {
+                if let Some(id) = self.id {
+                    // An error means the asker gave up waiting: nothing to do.
+                    let _ = request.answer(id, self.summary());
+                }
             }
         }
         Flow::Continue

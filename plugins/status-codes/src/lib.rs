@@ -1,20 +1,20 @@
 //! Log plugin: counts responses by status code and class.
 //!
 //! ```
-//! use plugbus_access_log::{LogEvent, Request, summarize};
+//! use std::time::Duration;
+//!
+//! use plugbus_access_log::{LogEvent, Request};
 //! use plugbus_core::LocalHost;
 //! use plugbus_status_codes::StatusCodes;
 //!
 //! let mut host = LocalHost::new();
-//! host.attach(StatusCodes::new("")?)?;
+//! let status = host.attach(StatusCodes::new("")?)?;
 //! for (n, status) in [200, 404, 200].into_iter().enumerate() {
 //!     let line = format!(r#"h - - [22/Apr/2009:18:52:51 +1200] "GET / HTTP/1.1" {status} 10"#);
 //!     host.send(LogEvent::Request(Request::parse(n as u64 + 1, &line)?))?;
 //! }
-//! let (ask, summaries) = summarize();
-//! host.send(ask)?;
-//! host.run_until_idle();
-//! let summary = summaries.try_recv()?;
+//! let answers = host.ask(LogEvent::Summarize, (), Duration::from_secs(5))?;
+//! let summary = answers.get(status).expect("an answer");
 //! assert_eq!((summary.get("2xx"), summary.get("4xx"), summary.get("404")), (Some(2), Some(1), Some(1)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -27,11 +27,12 @@
 use std::collections::BTreeMap;
 
 use plugbus_access_log::{ConfigError, LogEvent, Options, Summary};
-use plugbus_core::{Flow, Message, Plugin};
+use plugbus_core::{Flow, Message, Plugin, PluginId};
 
 /// Counts responses by status code.
 #[derive(Debug, Default)]
 pub struct StatusCodes {
+    id: Option<PluginId>,
     codes: BTreeMap<u16, u64>,
     requests: u64,
     bytes: u64,
@@ -86,6 +87,10 @@ fn percent(n: u64, total: u64) -> String {
 }
 
 impl Plugin<LogEvent> for StatusCodes {
+    fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
+    }
+
     fn handle_message(&mut self, event: &Message<LogEvent>) -> Flow {
         match &**event {
             LogEvent::Request(request) => {
@@ -93,8 +98,11 @@ impl Plugin<LogEvent> for StatusCodes {
                 self.requests += 1;
                 self.bytes += request.bytes;
             }
-            LogEvent::Summarize(reply) => {
-                reply.send(self.summary());
+            LogEvent::Summarize(request) => {
+                if let Some(id) = self.id {
+                    // An error means the asker gave up waiting: nothing to do.
+                    let _ = request.answer(id, self.summary());
+                }
             }
         }
         Flow::Continue

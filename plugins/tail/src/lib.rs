@@ -8,22 +8,22 @@
 //! in its `dropped` statistic.
 //!
 //! ```
-//! use plugbus_access_log::{LogEvent, Request, summarize};
+//! use std::time::Duration;
+//!
+//! use plugbus_access_log::{LogEvent, Request};
 //! use plugbus_core::{AttachOptions, LocalHost, Overflow};
 //! use plugbus_tail::Tail;
 //!
 //! let tail = Tail::new("keep=2")?;
 //! let options = AttachOptions::new().capacity(tail.keep()).overflow(Overflow::DropOldest);
 //! let mut host = LocalHost::new();
-//! host.attach_with(tail, options)?;
+//! let plugin = host.attach_with(tail, options)?;
 //! for n in 1..=5 {
 //!     let line = format!(r#"h - - [22/Apr/2009:18:52:51 +1200] "GET /{n} HTTP/1.1" 200 1"#);
 //!     host.send(LogEvent::Request(Request::parse(n, &line)?))?;
 //! }
-//! let (ask, summaries) = summarize();
-//! host.send(ask)?;
-//! host.run_until_idle();
-//! let summary = summaries.try_recv()?;
+//! let answers = host.ask(LogEvent::Summarize, (), Duration::from_secs(5))?;
+//! let summary = answers.get(plugin).expect("an answer");
 //! assert_eq!(summary.lines.len(), 1); // 1 to 4 were dropped: only /5 and the query fit
 //! assert_eq!(summary.get("last line"), Some(5));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -38,11 +38,12 @@
 use std::collections::VecDeque;
 
 use plugbus_access_log::{ConfigError, LogEvent, Options, Request, Summary};
-use plugbus_core::{Flow, Message, Plugin};
+use plugbus_core::{Flow, Message, Plugin, PluginId};
 
 /// Keeps the latest requests.
 #[derive(Debug)]
 pub struct Tail {
+    id: Option<PluginId>,
     keep: usize,
     /// The latest requests, oldest first (envelopes, so keeping one copies
     /// nothing).
@@ -59,6 +60,7 @@ impl Tail {
         let options = Options::parse(config, "tail", &["keep"])?;
         let keep = usize::try_from(options.number("keep", 8)?).unwrap_or(usize::MAX);
         Ok(Tail {
+            id: None,
             keep,
             latest: VecDeque::with_capacity(keep.min(1024)),
             seen: 0,
@@ -92,6 +94,10 @@ impl Tail {
 }
 
 impl Plugin<LogEvent> for Tail {
+    fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
+    }
+
     fn handle_message(&mut self, event: &Message<LogEvent>) -> Flow {
         match &**event {
             LogEvent::Request(_) => {
@@ -101,8 +107,11 @@ impl Plugin<LogEvent> for Tail {
                 }
                 self.latest.push_back(event.clone());
             }
-            LogEvent::Summarize(reply) => {
-                reply.send(self.summary());
+            LogEvent::Summarize(request) => {
+                if let Some(id) = self.id {
+                    // An error means the asker gave up waiting: nothing to do.
+                    let _ = request.answer(id, self.summary());
+                }
             }
         }
         Flow::Continue

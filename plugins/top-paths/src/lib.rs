@@ -1,20 +1,20 @@
 //! Log plugin: the most requested paths and the busiest clients.
 //!
 //! ```
-//! use plugbus_access_log::{LogEvent, Request, summarize};
+//! use std::time::Duration;
+//!
+//! use plugbus_access_log::{LogEvent, Request};
 //! use plugbus_core::LocalHost;
 //! use plugbus_top_paths::TopPaths;
 //!
 //! let mut host = LocalHost::new();
-//! host.attach(TopPaths::new("n=1")?)?;
+//! let plugin = host.attach(TopPaths::new("n=1")?)?;
 //! for (n, path) in ["/a", "/b", "/a"].into_iter().enumerate() {
 //!     let line = format!(r#"h - - [22/Apr/2009:18:52:51 +1200] "GET {path} HTTP/1.1" 200 10"#);
 //!     host.send(LogEvent::Request(Request::parse(n as u64 + 1, &line)?))?;
 //! }
-//! let (ask, summaries) = summarize();
-//! host.send(ask)?;
-//! host.run_until_idle();
-//! let summary = summaries.try_recv()?;
+//! let answers = host.ask(LogEvent::Summarize, (), Duration::from_secs(5))?;
+//! let summary = answers.get(plugin).expect("an answer");
 //! assert_eq!(summary.get("path /a"), Some(2));
 //! assert_eq!(summary.get("path /b"), None); // only the top 1
 //! assert_eq!(summary.get("paths"), Some(2));
@@ -30,11 +30,12 @@
 use std::collections::HashMap;
 
 use plugbus_access_log::{ConfigError, LogEvent, Options, Summary};
-use plugbus_core::{Flow, Message, Plugin};
+use plugbus_core::{Flow, Message, Plugin, PluginId};
 
 /// Counts requests per path and per client.
 #[derive(Debug)]
 pub struct TopPaths {
+    id: Option<PluginId>,
     n: usize,
     paths: HashMap<String, u64>,
     clients: HashMap<String, u64>,
@@ -48,6 +49,7 @@ impl TopPaths {
     pub fn new(config: &str) -> Result<Self, ConfigError> {
         let options = Options::parse(config, "top", &["n"])?;
         Ok(TopPaths {
+            id: None,
             n: usize::try_from(options.number("n", 5)?).unwrap_or(usize::MAX),
             paths: HashMap::new(),
             clients: HashMap::new(),
@@ -92,14 +94,21 @@ fn count(counts: &mut HashMap<String, u64>, key: &str) {
 }
 
 impl Plugin<LogEvent> for TopPaths {
+    fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
+    }
+
     fn handle_message(&mut self, event: &Message<LogEvent>) -> Flow {
         match &**event {
             LogEvent::Request(request) => {
                 count(&mut self.paths, &request.path);
                 count(&mut self.clients, &request.client);
             }
-            LogEvent::Summarize(reply) => {
-                reply.send(self.summary());
+            LogEvent::Summarize(request) => {
+                if let Some(id) = self.id {
+                    // An error means the asker gave up waiting: nothing to do.
+                    let _ = request.answer(id, self.summary());
+                }
             }
         }
         Flow::Continue
