@@ -6,7 +6,6 @@
 //!   simulated sensors that produce readings.
 //! - [`plugins`]: four plugins in a static [`Registry`](plugbus_core::registry::Registry),
 //!   built from configuration strings.
-//! - [`ring`]: a `ring::Fixed` kept in a `static`, so the ring takes no heap.
 //! - [`heap`]: the global allocator, which remembers its peak.
 //! - [`stack`]: how deep the stack went.
 //!
@@ -22,5 +21,4 @@ extern crate alloc;
 pub mod heap;
 pub mod plugins;
 pub mod reading;
-pub mod ring;
 pub mod stack;

@@ -1,7 +1,8 @@
 //! The embedded demo: plugbus on a Cortex-M4 with 16 KiB of RAM.
 //!
-//! Four plugins from a static registry run on a `LocalHost` whose 64-slot
-//! ring lives in a `static`. A main loop samples simulated sensors, sends
+//! Four plugins from a static registry run on a `LocalHost` over a 64-slot
+//! `ring::Fixed`: the slots are inline in the host's one allocation, sized
+//! at compile time, with no allocation of their own. A main loop samples simulated sensors, sends
 //! each reading to every plugin and polls the host once per tick: `alarm`
 //! replies through the outbox, `trace` is attached lossy (`DropOldest`, 4
 //! slots) and loses half of each tick's readings, counted; `average`
@@ -33,7 +34,6 @@ use plugbus_core::{AttachOptions, Exit, LocalHost, Overflow, Report, outbox};
 use plugbus_embedded_demo::heap::PeakHeap;
 use plugbus_embedded_demo::plugins::{PLUGINS, set_alert_outbox};
 use plugbus_embedded_demo::reading::{Alert, Reading, Sensors};
-use plugbus_embedded_demo::ring::StaticRing;
 use plugbus_embedded_demo::stack::stack_usage;
 
 /// `hprintln!` with inline format arguments (`{name}`), which it cannot take
@@ -98,7 +98,7 @@ struct Sent {
 /// Runs the scenario and says whether every count matched.
 fn run() -> bool {
     say!(
-        "plugbus embedded demo: mps2-an386 (Cortex-M4F), LocalHost over a static ring::Fixed<Reading, {RING}>"
+        "plugbus embedded demo: mps2-an386 (Cortex-M4F), LocalHost over ring::Fixed<Reading, {RING}>"
     );
 
     // Bad configuration is a typed error, not a crash.
@@ -112,11 +112,11 @@ fn run() -> bool {
 
     let (alerts_out, alerts) = outbox::<Alert>(OUTBOX_CAPACITY);
     set_alert_outbox(Some(alerts_out));
-    let Some(slots) = cortex_m::singleton!(: Fixed<Reading, RING> = Fixed::new()) else {
-        say!("the ring's slots were already taken");
-        return false;
-    };
-    let mut host = LocalHost::with_storage(StaticRing::new(slots));
+    // The slots go into the host's one allocation and are freed with it,
+    // messages included. (A ring in a `static` would keep its last 64
+    // messages allocated for good once plugbus-core's slots own their
+    // messages.)
+    let mut host = LocalHost::with_storage(Fixed::<Reading, RING>::new());
     let trace = AttachOptions::new()
         .overflow(Overflow::DropOldest)
         .capacity(TRACE_CAPACITY);
