@@ -125,17 +125,10 @@ impl<M> fmt::Display for TrySendError<M> {
 
 impl<M> core::error::Error for SendError<M> {}
 
-/// `Failed` wraps the [`SendError`] it shows, and gives it as its source.
-/// (`M: 'static` because a source is a `dyn Error + 'static`; every message
-/// type a host sends is.)
-impl<M: 'static> core::error::Error for TrySendError<M> {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            TrySendError::Full(_) => None,
-            TrySendError::Failed(error) => Some(error),
-        }
-    }
-}
+/// `Failed` is transparent: it shows the [`SendError`] it wraps as its own
+/// text and has no source, so a report that prints the chain says the cause
+/// once (match on `Failed` to get the `SendError`).
+impl<M> core::error::Error for TrySendError<M> {}
 
 /// A plugin that could not be attached.
 #[derive(Debug, Clone, PartialEq, Eq)]

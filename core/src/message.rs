@@ -137,12 +137,7 @@ impl<M> Message<M> {
             // SAFETY: a non-null hook is live: the caller holds a reference.
             unsafe { Hook::retain(hook) };
         }
-        // ORDERING: Acquire pairs with the Release in `set_image_owner`.
-        let owner = IMAGE_OWNER.load(Ordering::Acquire);
-        if !owner.is_null() {
-            // SAFETY: a non-null owner is valid by `set_image_owner`'s contract.
-            unsafe { ((*owner).retain)((*owner).ctx) };
-        }
+        let owner = retain_own_image();
         let inner = Box::new(Inner {
             header: Header {
                 count: AtomicUsize::new(1),
@@ -183,6 +178,13 @@ impl<M> Message<M> {
         if header.owner != IMAGE_OWNER.load(Ordering::Acquire).cast_const() {
             return Err(this);
         }
+        Self::unwrap_own(this)
+    }
+
+    /// [`try_unwrap`](Message::try_unwrap) for an envelope the caller knows
+    /// this binary created (it called `Message::new` itself).
+    pub(crate) fn unwrap_own(this: Self) -> Result<M, Self> {
+        let header = this.header();
         // ORDERING: Acquire makes every earlier use of the value through
         // another envelope happen before we take it, as in `Arc::try_unwrap`.
         if header
@@ -254,11 +256,26 @@ unsafe extern "C" fn release<M>(header: *mut Header) {
     }
 }
 
+/// The owner of this binary, retained: what `Message::new` stores, for
+/// other values that must keep their creator's library mapped (an
+/// [`Outbox`](crate::Outbox)'s queue). Null in a host or a static plugin.
+/// Release it with [`release_owner`].
+pub(crate) fn retain_own_image() -> *const ImageOwner {
+    // ORDERING: Acquire pairs with the Release in `set_image_owner`.
+    let owner = IMAGE_OWNER.load(Ordering::Acquire);
+    if !owner.is_null() {
+        // SAFETY: a non-null owner is valid by `set_image_owner`'s contract.
+        unsafe { ((*owner).retain)((*owner).ctx) };
+    }
+    owner
+}
+
 /// Drops the library reference an envelope held, after its memory is gone.
 ///
 /// # Safety
-/// `owner` is null or the owner stored by `Message::new`, not yet released.
-unsafe fn release_owner(owner: *const ImageOwner) {
+/// `owner` is null or an owner retained by `Message::new` or
+/// [`retain_own_image`], not yet released.
+pub(crate) unsafe fn release_owner(owner: *const ImageOwner) {
     if !owner.is_null() {
         // SAFETY: by `set_image_owner`'s contract the owner outlives every
         // envelope created while it was set; copying the fields out first

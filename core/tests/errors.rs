@@ -7,8 +7,19 @@ use std::error::Error;
 use plugbus_core::registry::{ConfigError, RegistryError};
 use plugbus_core::{AttachError, LocalHost, SendError, TrySendError};
 
+/// Every error and its sources, as a report (`anyhow`, `eyre`) prints them.
+fn chain(error: &dyn Error) -> Vec<String> {
+    let mut lines = vec![error.to_string()];
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        lines.push(error.to_string());
+        cause = error.source();
+    }
+    lines
+}
+
 #[test]
-fn a_failed_try_send_gives_the_send_error_as_its_source() {
+fn a_failed_try_send_says_its_cause_once() {
     let host = LocalHost::<u32>::new();
     host.attach_with(
         Count,
@@ -19,14 +30,14 @@ fn a_failed_try_send_gives_the_send_error_as_its_source() {
     .unwrap();
     host.try_send(1).unwrap();
     let error = host.try_send(2).unwrap_err();
-    assert_eq!(error.to_string(), "message rejected by full plugins #0");
-    let source = error.source().expect("a failed send has a source");
-    assert_eq!(source.to_string(), "message rejected by full plugins #0");
-    assert!(source.source().is_none());
+    assert_eq!(chain(&error), ["message rejected by full plugins #0"]);
+    assert!(matches!(
+        error,
+        TrySendError::Failed(SendError::Rejected { .. })
+    ));
 
     let closed: TrySendError<u32> = TrySendError::Failed(SendError::Closed(3));
-    let source = closed.source().expect("a failed send has a source");
-    assert_eq!(source.to_string(), "sending into a host that is shut down");
+    assert_eq!(chain(&closed), ["sending into a host that is shut down"]);
 }
 
 #[test]

@@ -8,10 +8,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use plugbus_commands::Command;
 use std::time::Duration;
 
-use plugbus_core::{Exit, LocalHost, Message};
+use plugbus_commands::{Command, Summary};
+use plugbus_core::{Exit, LocalHost, Message, outbox};
 use plugbus_host_std::LoadError;
 use plugbus_tests::dylib::{
     SCENARIO_MESSAGES, SCENARIO_TEXT, is_mapped, load_command_plugin, run_scenario,
@@ -154,6 +154,50 @@ fn a_dynamic_answer_is_read_after_its_plugin_is_gone() {
     let answer = Message::try_unwrap(answer.into_message()).unwrap_err();
     drop(answer);
     assert!(!is_mapped(&loaded), "unloaded with the last answer");
+}
+
+/// An [`Outbox`](plugbus_core::Outbox) crosses to dynamic plugins inside a
+/// message: the plugins queue their own envelopes through the host's
+/// functions, and the host reads them after the libraries are unloaded as
+/// far as the plugins go (the replies keep them mapped, then let go).
+#[test]
+fn an_outbox_used_from_dynamic_plugins() {
+    let concat = load_command_plugin("plugbus_concat", "quiet").unwrap();
+    let debug = load_command_plugin("plugbus_debug", "quiet").unwrap();
+    let fault = load_command_plugin("plugbus_fault", "").unwrap();
+    let mut host = LocalHost::new();
+    host.attach(concat).unwrap();
+    host.attach(debug).unwrap();
+    host.attach(fault).unwrap();
+    // Room for two: the third reply is refused inside the plugin, which
+    // gets its value back (and frees it with its own allocator).
+    let (tx, replies) = outbox::<Summary>(2);
+    host.send(Command::Concat(String::from("abc"))).unwrap();
+    host.send(Command::ReportTo(tx)).unwrap();
+    host.run_until_idle();
+    let reports = host.shutdown();
+    assert_eq!(reports.len(), 3);
+    assert!(reports.iter().all(|r| r.stats.handled == 2), "{reports:?}");
+
+    // Every plugin is destroyed; its replies still read.
+    let got: Vec<(String, String, u64)> = replies
+        .drain()
+        .iter()
+        .map(|m| (m.plugin.clone(), m.text.clone(), m.messages))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (String::from("concat"), String::from("abc"), 2),
+            (
+                String::from("debug"),
+                String::from("concat=1 clear=0 print=0 time=0 exit=0 report=1"),
+                2
+            ),
+        ]
+    );
+    assert_eq!(replies.dropped(), 1);
+    assert_eq!(replies.recv_blocking(), None, "every outbox is gone");
 }
 
 /// The dynamic scenarios of the conformance suite on every host, under the

@@ -50,3 +50,32 @@ fn nested_types_change_the_outer_fingerprint() {
         "plugbus_commands::Command"
     );
 }
+
+/// A list whose items hold a recursive reference next to a payload
+/// (issue 17): the derive used to leave the whole field out of the hash, so
+/// a payload of another layout went unnoticed.
+#[derive(Fingerprint)]
+#[allow(dead_code)]
+struct List<P> {
+    items: Vec<(Box<List<P>>, P)>,
+}
+
+#[derive(Fingerprint)]
+#[allow(dead_code)]
+struct Narrow {
+    a: u8,
+}
+
+#[derive(Fingerprint)]
+#[allow(dead_code)]
+struct Broad {
+    a: u64,
+    b: u64,
+}
+
+#[test]
+fn a_payload_beside_a_recursive_reference_changes_the_fingerprint() {
+    assert_ne!(List::<Narrow>::FINGERPRINT, List::<Broad>::FINGERPRINT);
+    // The layout alone would not tell them apart.
+    assert_eq!(size_of::<List<Narrow>>(), size_of::<List<Broad>>());
+}

@@ -31,9 +31,15 @@ use syn::{Data, DeriveInput, Fields, Ident, Type, parse_macro_input, parse_quote
 /// and combining the fingerprints of its field types.
 ///
 /// Every field type must implement `Fingerprint`; a type parameter gets a
-/// `Fingerprint` bound. A field whose type names the type itself (a
-/// recursive `Box<Self>`) contributes its written type only, since its
-/// fingerprint would depend on itself.
+/// `Fingerprint` bound. In a field whose type names the type itself (a
+/// recursive `Vec<(Box<Self>, Payload)>`), every type but the recursive
+/// reference is folded in (`Payload` here), and the recursive reference
+/// counts as a fixed placeholder, since its fingerprint would depend on
+/// itself.
+///
+/// The impl it writes is an `unsafe impl`: the derive keeps the trait's
+/// promise by hashing the whole definition and requiring `Fingerprint` of
+/// every field type.
 #[proc_macro_derive(Fingerprint)]
 pub fn derive_fingerprint(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -46,13 +52,13 @@ pub fn derive_fingerprint(input: TokenStream) -> TokenStream {
 fn expand(mut input: DeriveInput) -> syn::Result<TokenStream2> {
     let ident = input.ident.clone();
     let mut text = String::new();
-    let mut field_types: Vec<Type> = Vec::new();
+    let mut field_types: Vec<TokenStream2> = Vec::new();
 
     match &input.data {
         Data::Struct(data) => {
             text.push_str("struct ");
             push_header(&mut text, &input);
-            push_fields(&mut text, &data.fields, &ident, &mut field_types);
+            push_fields(&mut text, &data.fields, &ident, &mut field_types)?;
         }
         Data::Enum(data) => {
             text.push_str("enum ");
@@ -60,7 +66,7 @@ fn expand(mut input: DeriveInput) -> syn::Result<TokenStream2> {
             text.push('{');
             for variant in &data.variants {
                 text.push_str(&variant.ident.to_string());
-                push_fields(&mut text, &variant.fields, &ident, &mut field_types);
+                push_fields(&mut text, &variant.fields, &ident, &mut field_types)?;
                 if let Some((_, discriminant)) = &variant.discriminant {
                     text.push('=');
                     text.push_str(&canonical(discriminant.to_token_stream()));
@@ -93,14 +99,17 @@ fn expand(mut input: DeriveInput) -> syn::Result<TokenStream2> {
 
     Ok(quote! {
         #[automatically_derived]
-        impl #impl_generics ::plugbus_core::Fingerprint for #ident #type_generics #where_clause {
+        // SAFETY: the fingerprint hashes the whole definition and folds in
+        // the fingerprint of every field type, each of which keeps the
+        // trait's promise itself.
+        unsafe impl #impl_generics ::plugbus_core::Fingerprint for #ident #type_generics #where_clause {
             const NAME: &'static str = ::core::concat!(::core::module_path!(), "::", #name);
             const FINGERPRINT: u64 = ::plugbus_core::ffi::fingerprint::combine_all(
                 ::plugbus_core::ffi::fingerprint::combine(
                     ::plugbus_core::ffi::fingerprint::hash_str(<Self as ::plugbus_core::Fingerprint>::NAME),
                     ::plugbus_core::ffi::fingerprint::hash_str(#text),
                 ),
-                &[#(<#field_types as ::plugbus_core::Fingerprint>::FINGERPRINT),*],
+                &[#(#field_types),*],
             );
         }
     })
@@ -120,11 +129,16 @@ fn push_header(text: &mut String, input: &DeriveInput) {
     }
 }
 
-fn push_fields(text: &mut String, fields: &Fields, own: &Ident, types: &mut Vec<Type>) {
+fn push_fields(
+    text: &mut String,
+    fields: &Fields,
+    own: &Ident,
+    fingerprints: &mut Vec<TokenStream2>,
+) -> syn::Result<()> {
     let (open, close) = match fields {
         Fields::Named(_) => ('{', '}'),
         Fields::Unnamed(_) => ('(', ')'),
-        Fields::Unit => return,
+        Fields::Unit => return Ok(()),
     };
     text.push(open);
     for field in fields {
@@ -135,11 +149,59 @@ fn push_fields(text: &mut String, fields: &Fields, own: &Ident, types: &mut Vec<
         let ty = canonical(field.ty.to_token_stream());
         text.push_str(&ty);
         text.push(',');
-        if !mentions(field.ty.to_token_stream(), own) {
-            types.push(field.ty.clone());
-        }
+        fold_type(&field.ty, own, fingerprints)?;
     }
     text.push(close);
+    Ok(())
+}
+
+/// The fingerprints a field type contributes, in order: its own if it does
+/// not name the type being derived; otherwise those of every type inside it
+/// that does not, with a fixed placeholder for each recursive reference.
+/// (The written type is hashed with the definition, so the shape around the
+/// parts is covered too.)
+fn fold_type(ty: &Type, own: &Ident, out: &mut Vec<TokenStream2>) -> syn::Result<()> {
+    if !mentions(ty.to_token_stream(), own) {
+        out.push(quote!(<#ty as ::plugbus_core::Fingerprint>::FINGERPRINT));
+        return Ok(());
+    }
+    match ty {
+        Type::Path(path) => {
+            if let Some(qself) = &path.qself {
+                fold_type(&qself.ty, own, out)?;
+            }
+            let last = path.path.segments.last();
+            if last.is_some_and(|segment| segment.ident == *own || segment.ident == "Self") {
+                out.push(quote!(::plugbus_core::ffi::fingerprint::hash_str(
+                    "<recursive>"
+                )));
+            }
+            for segment in &path.path.segments {
+                if let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments {
+                    for argument in &arguments.args {
+                        if let syn::GenericArgument::Type(inner) = argument {
+                            fold_type(inner, own, out)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Type::Tuple(tuple) => tuple
+            .elems
+            .iter()
+            .try_for_each(|inner| fold_type(inner, own, out)),
+        Type::Array(array) => fold_type(&array.elem, own, out),
+        Type::Slice(slice) => fold_type(&slice.elem, own, out),
+        Type::Paren(paren) => fold_type(&paren.elem, own, out),
+        Type::Group(group) => fold_type(&group.elem, own, out),
+        // References, pointers, function pointers and trait objects have no
+        // `Fingerprint`: a message owns its data.
+        other => Err(syn::Error::new_spanned(
+            other,
+            "this field cannot cross a plugin boundary: references, pointers, function pointers and trait objects have no `Fingerprint`; a message owns its data (use `Box`, `Vec`, `String`)",
+        )),
+    }
 }
 
 /// Whether a type names `Self` or the type being derived (recursion).
@@ -229,13 +291,31 @@ mod tests {
     }
 
     #[test]
-    fn recursive_fields_are_not_folded() {
+    fn recursive_fields_fold_every_other_type() {
         let tree = expanded(parse_quote! {
             struct Tree { value: u32, children: Vec<Tree>, parent: Option<Box<Self>> }
         });
         assert!(tree.contains("< u32 as :: plugbus_core :: Fingerprint > :: FINGERPRINT"));
         assert!(!tree.contains("< Vec < Tree > as"));
         assert!(!tree.contains("< Option < Box < Self > > as"));
+        assert_eq!(tree.matches("\"<recursive>\"").count(), 2, "{tree}");
+
+        // Issue 17: the payload next to a recursive reference was dropped.
+        let list = expanded(parse_quote! {
+            struct List { items: Vec<(Box<List>, Payload)> }
+        });
+        assert!(
+            list.contains("< Payload as :: plugbus_core :: Fingerprint > :: FINGERPRINT"),
+            "{list}"
+        );
+        assert_eq!(list.matches("\"<recursive>\"").count(), 1, "{list}");
+    }
+
+    #[test]
+    fn recursive_borrows_are_refused() {
+        let input: DeriveInput = parse_quote! { struct Node { next: &'static Node } };
+        let error = expand(input).unwrap_err().to_string();
+        assert!(error.contains("cannot cross a plugin boundary"), "{error}");
     }
 
     #[test]

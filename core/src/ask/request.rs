@@ -176,7 +176,11 @@ impl<Q: fmt::Debug, A> fmt::Debug for Request<Q, A> {
     }
 }
 
-impl<Q: Fingerprint, A: Fingerprint> Fingerprint for Request<Q, A> {
+// SAFETY: both parameters are folded in; the question is owned, and
+// answers cross through the creator's hook as envelopes of the answering
+// binary (see `reply.rs`), so nothing in a `Request` borrows from or frees
+// into another binary's image or allocator.
+unsafe impl<Q: Fingerprint, A: Fingerprint> Fingerprint for Request<Q, A> {
     const NAME: &'static str = "plugbus_core::ask::Request";
     const FINGERPRINT: u64 = combine_all(
         hash_str("plugbus_core::ask::Request"),

@@ -1,5 +1,8 @@
 //! The macro a plugin crate calls to become a loadable library.
 
+use alloc::string::{String, ToString};
+use core::fmt::Display;
+
 /// Exports a plugin from a crate built as `cdylib` (and `rlib`): a
 /// [`PluginDescriptor`](crate::ffi::PluginDescriptor) static and a
 /// [`PluginVTable`](crate::ffi::PluginVTable) of `extern "C"` thunks that
@@ -7,8 +10,9 @@
 ///
 /// - `plugin`: the plugin type, implementing `Plugin<message>`;
 /// - `message`: the message type, implementing [`Fingerprint`](crate::Fingerprint);
-/// - `construct`: a function or closure `(&str) -> Result<plugin, E>` with
-///   `E: Display`, given the host's configuration text.
+/// - `construct`: a function or closure without captures
+///   `(&str) -> Result<plugin, E>` with `E: Display`, given the host's
+///   configuration text (see [`Constructor`](crate::ffi::Constructor)).
 ///
 /// The descriptor carries the package's name and version. The statics are
 /// exported as `plugbus_descriptor_<crate>` and `plugbus_vtable_<crate>`
@@ -59,7 +63,12 @@ macro_rules! export_plugin {
                 fn construct(
                     config: &::core::primitive::str,
                 ) -> ::core::result::Result<$plugin, $crate::ffi::__private::String> {
-                    $crate::ffi::__private::construct_with($construct, config)
+                    // A function or a closure: coerced to this pointer type,
+                    // which also gives a closure its parameter type. A wrong
+                    // signature is a type error at the caller's expression.
+                    let construct: fn(&::core::primitive::str) -> ::core::result::Result<$plugin, _> =
+                        $construct;
+                    $crate::ffi::Constructor::<$plugin>::construct(construct, config)
                 }
             }
 
@@ -80,6 +89,45 @@ macro_rules! export_plugin {
             static VTABLE: $crate::ffi::PluginVTable = $crate::ffi::PluginVTable::new::<Exported>();
         };
     };
+}
+
+/// What `construct:` in [`export_plugin!`](crate::export_plugin) must be: a
+/// function (or closure without captures) from the host's configuration
+/// text to `Result<P, E>`, where `E: Display` says why the configuration was
+/// refused.
+///
+/// # Example
+/// ```
+/// use plugbus_core::ffi::Constructor;
+///
+/// fn build(config: &str) -> Result<u32, std::num::ParseIntError> {
+///     config.parse()
+/// }
+///
+/// let construct: fn(&str) -> Result<u32, std::num::ParseIntError> = build;
+/// assert_eq!(construct.construct("7"), Ok(7));
+/// assert_eq!(
+///     construct.construct("x"),
+///     Err(String::from("invalid digit found in string"))
+/// );
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the error of `construct:` in `export_plugin!` must implement `Display`: `{Self}` returns an error that does not",
+    label = "its error type must implement `std::fmt::Display`",
+    note = "write `construct: MyPlugin::new` with `fn new(config: &str) -> Result<MyPlugin, E>` where `E: Display` (`String` will do)"
+)]
+pub trait Constructor<P> {
+    /// Runs the constructor, turning its error into text for the host.
+    ///
+    /// # Errors
+    /// The constructor's error, as its `Display` text.
+    fn construct(self, config: &str) -> Result<P, String>;
+}
+
+impl<P, E: Display> Constructor<P> for fn(&str) -> Result<P, E> {
+    fn construct(self, config: &str) -> Result<P, String> {
+        self(config).map_err(|error| error.to_string())
+    }
 }
 
 /// Exports a plugin from a dynamic library. This build of plugbus-core lacks

@@ -16,6 +16,7 @@ use core::time::Duration;
 
 use super::reply::ReplyTo;
 use crate::message::Message;
+use crate::outbox::Outbox;
 
 /// A message type's name and a hash of its definition, compared by the
 /// loader between a host and a plugin before any plugin code runs.
@@ -25,10 +26,9 @@ use crate::message::Message;
 /// every variant and field in order (names, explicit discriminants, types as
 /// written), and folds in the `FINGERPRINT` of each field type, so every
 /// field type must implement it too. plugbus-core implements it for the
-/// primitives, `str`, `String`, `Vec`, `VecDeque`, `BTreeMap`, `BTreeSet`,
-/// `Box`, `Option`, `Result`, references and slices, arrays, tuples up to 12,
-/// `PhantomData`, `Duration`, [`Message`] and
-/// [`ReplyTo`]; with `std`, also `Instant`,
+/// primitives, `String`, `Vec`, `VecDeque`, `BTreeMap`, `BTreeSet`, `Box`,
+/// `Option`, `Result`, arrays, tuples up to 12, `PhantomData`, `Duration`,
+/// [`Message`], [`Outbox`] and [`ReplyTo`]; with `std`, also `Instant`,
 /// `SystemTime`, `HashMap` and `HashSet` (with the default hasher).
 ///
 /// What it cannot see:
@@ -37,14 +37,46 @@ use crate::message::Message;
 ///   release to the next is caught by the separate rustc version check, not
 ///   by the fingerprint;
 /// - a hand-written impl that is not updated when its type changes;
-/// - a field that names the type itself (`Box<Self>`): its written type is
-///   hashed, not its fingerprint, which would depend on itself;
+/// - a field that names the type itself (`Box<Self>`): its written type and
+///   the fingerprints of every other type in it are folded in, and the
+///   recursive reference itself counts as a fixed placeholder;
 /// - compiler flags that change layouts (`-Z randomize-layout`);
 /// - behaviour: methods and trait impls are not part of it, only data.
 ///
-/// `Arc` and `Rc` are deliberately not implemented: a plugin that drops the
-/// last clone of an `Arc` it found in a host's message would free host memory
-/// with its own allocator.
+/// Nothing that can borrow from a plugin's image implements it: no `&'static
+/// T` or `&'static str` (a plugin's string literal lives in its read-only
+/// data, unmapped when the library is unloaded), no function pointers, no
+/// trait objects. Messages and replies own their data: a plugin that wants
+/// to answer with a literal answers with a `String`. `Arc` and `Rc` are left
+/// out too: a plugin that drops the last clone of an `Arc` it found in a
+/// host's message would free host memory with its own allocator.
+///
+/// ```compile_fail
+/// // A reply that borrows the plugin's read-only data cannot cross.
+/// #[derive(plugbus_core::Fingerprint)]
+/// struct Greeting {
+///     text: &'static str,
+/// }
+/// ```
+///
+/// # Safety
+/// The loader trusts the fingerprint to tell two definitions apart: a plugin
+/// whose `M::FINGERPRINT` equals the host's reads the host's values as its
+/// own `M`. An implementation therefore promises that:
+/// - `FINGERPRINT` changes whenever anything that decides the type's layout
+///   or meaning changes: its fields or variants, their order, names and
+///   types, its `repr`, and the fingerprint of every type it contains (fold
+///   them in with [`combine_all`]);
+/// - the type owns everything it points to, or reaches it only through
+///   types whose own `Fingerprint` makes that promise ([`Message`],
+///   [`ReplyTo`], [`Outbox`]): no reference, pointer, function pointer or
+///   trait object that could point into a plugin's image or memory of the
+///   other side's allocator;
+/// - dropping it frees only memory of the binary that made the value, or
+///   does so through its creator's functions, as the envelopes do.
+///
+/// `#[derive(Fingerprint)]` keeps the first promise for the definition and
+/// the other two by requiring `Fingerprint` of every field type.
 ///
 /// # Example
 /// A hand-written impl for a type the derive cannot handle; with the
@@ -55,7 +87,9 @@ use crate::message::Message;
 ///
 /// struct Celsius(f32);
 ///
-/// impl Fingerprint for Celsius {
+/// // SAFETY: the text is the whole definition, the field's fingerprint is
+/// // folded in, and an `f32` owns nothing.
+/// unsafe impl Fingerprint for Celsius {
 ///     const NAME: &'static str = "thermo::Celsius";
 ///     const FINGERPRINT: u64 = combine_all(hash_str("struct Celsius(f32)"), &[f32::FINGERPRINT]);
 /// }
@@ -63,7 +97,13 @@ use crate::message::Message;
 /// assert_ne!(Celsius::FINGERPRINT, f32::FINGERPRINT);
 /// assert_ne!(Option::<u32>::FINGERPRINT, Option::<i32>::FINGERPRINT);
 /// ```
-pub trait Fingerprint {
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross a plugin boundary: it does not implement `Fingerprint`",
+    label = "no `Fingerprint` for `{Self}`",
+    note = "add `#[derive(plugbus_core::Fingerprint)]` to its definition (plugbus-core's `derive` feature), or for a type of another crate wrap it in a type of your own",
+    note = "references, `&'static str`, function pointers, trait objects and `Arc` have no `Fingerprint` on purpose: a message owns its data (use `String`, `Box`, `Vec`)"
+)]
+pub unsafe trait Fingerprint {
     /// The type's name, with its module path for derived types.
     const NAME: &'static str;
     /// A hash of the type's definition.
@@ -129,7 +169,8 @@ const fn mix(mut x: u64) -> u64 {
 
 macro_rules! named {
     ($($ty:ty => $name:literal),* $(,)?) => {
-        $(impl Fingerprint for $ty {
+        // SAFETY: leaf types that own all they hold; the name is the type's.
+        $(unsafe impl Fingerprint for $ty {
             const NAME: &'static str = $name;
             const FINGERPRINT: u64 = hash_str($name);
         })*
@@ -148,7 +189,10 @@ named! {
 
 macro_rules! wrapper {
     ($($name:literal => impl<$($p:ident $(: ?$unsized:ident)?),+> for $ty:ty;)*) => {
-        $(impl<$($p: Fingerprint $(+ ?$unsized)?),+> Fingerprint for $ty {
+        // SAFETY: owning containers (or the plugbus envelopes, whose values
+        // are used and freed through their creator's functions) that fold in
+        // the fingerprint of every parameter.
+        $(unsafe impl<$($p: Fingerprint $(+ ?$unsized)?),+> Fingerprint for $ty {
             const NAME: &'static str = $name;
             const FINGERPRINT: u64 = combine_all(hash_str($name), &[$($p::FINGERPRINT),+]);
         })*
@@ -164,20 +208,22 @@ wrapper! {
     "core::option::Option" => impl<T> for Option<T>;
     "core::result::Result" => impl<T, E> for Result<T, E>;
     "core::marker::PhantomData" => impl<T: ?Sized> for PhantomData<T>;
-    "&" => impl<T: ?Sized> for &'static T;
     "[]" => impl<T> for [T];
     "plugbus_core::Message" => impl<T> for Message<T>;
     "plugbus_core::ffi::ReplyTo" => impl<T> for ReplyTo<T>;
+    "plugbus_core::Outbox" => impl<T> for Outbox<T>;
 }
 
-impl<T: Fingerprint, const N: usize> Fingerprint for [T; N] {
+// SAFETY: as the containers: `N` and the element's fingerprint are folded in.
+unsafe impl<T: Fingerprint, const N: usize> Fingerprint for [T; N] {
     const NAME: &'static str = "[T; N]";
     const FINGERPRINT: u64 = combine_all(hash_str("[T; N]"), &[N as u64, T::FINGERPRINT]);
 }
 
 macro_rules! tuple {
     ($($p:ident),+) => {
-        impl<$($p: Fingerprint),+> Fingerprint for ($($p,)+) {
+        // SAFETY: every element's fingerprint is folded in, in order.
+        unsafe impl<$($p: Fingerprint),+> Fingerprint for ($($p,)+) {
             const NAME: &'static str = "(..)";
             const FINGERPRINT: u64 = combine_all(hash_str("(..)"), &[$($p::FINGERPRINT),+]);
         }
@@ -211,13 +257,15 @@ mod with_std {
         SystemTime => "std::time::SystemTime",
     }
 
-    impl<K: Fingerprint, V: Fingerprint> Fingerprint for HashMap<K, V, RandomState> {
+    // SAFETY: an owning container; both parameters are folded in.
+    unsafe impl<K: Fingerprint, V: Fingerprint> Fingerprint for HashMap<K, V, RandomState> {
         const NAME: &'static str = "std::collections::HashMap";
         const FINGERPRINT: u64 =
             combine_all(hash_str(Self::NAME), &[K::FINGERPRINT, V::FINGERPRINT]);
     }
 
-    impl<T: Fingerprint> Fingerprint for HashSet<T, RandomState> {
+    // SAFETY: an owning container; the parameter is folded in.
+    unsafe impl<T: Fingerprint> Fingerprint for HashSet<T, RandomState> {
         const NAME: &'static str = "std::collections::HashSet";
         const FINGERPRINT: u64 = combine_all(hash_str(Self::NAME), &[T::FINGERPRINT]);
     }

@@ -38,6 +38,7 @@ pub use descriptor::{
     ABI_VERSION, CORE_VERSION, DESCRIPTOR_PREFIX, DescriptorHeader, MAGIC, PluginDescriptor,
     RUSTC_VERSION, VTABLE_PREFIX,
 };
+pub use export::Constructor;
 pub use fingerprint::Fingerprint;
 pub use reply::ReplyTo;
 #[cfg(feature = "std")]

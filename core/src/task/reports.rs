@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::dispatch::Report;
+use crate::message::Message;
 use crate::outbox::{Outbox, Replies, outbox};
 
 /// Collects one [`Report`] per lane: each lane gets a
@@ -96,7 +97,7 @@ impl Reports {
         self.close();
         let mut all = Vec::new();
         while let Some(report) = self.from.recv().await {
-            all.push(report);
+            all.push(own(report));
         }
         all.sort_by_key(|r| r.id);
         all
@@ -109,11 +110,17 @@ impl Reports {
         self.close();
         let mut all = Vec::new();
         while let Some(report) = self.from.recv_blocking() {
-            all.push(report);
+            all.push(own(report));
         }
         all.sort_by_key(|r| r.id);
         all
     }
+}
+
+/// The report out of its envelope: the lanes that make reports are this
+/// binary's code, so the envelope is ours and unique.
+fn own(report: Message<Report>) -> Report {
+    Message::try_unwrap(report).unwrap_or_else(|shared| (*shared).clone())
 }
 
 impl Default for Reports {

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use plugbus_core::Fingerprint;
 use plugbus_core::ffi::ReplyTo;
+use plugbus_core::{Fingerprint, Outbox};
 
 /// A command broadcast to every plugin (variants reordered).
 #[derive(Debug, Fingerprint)]
@@ -25,6 +25,8 @@ pub enum Command {
     Exit,
     /// Asks the plugin for a summary.
     Report(ReplyTo<Summary>),
+    /// Asks the plugin to send a summary into this outbox.
+    ReportTo(Outbox<Summary>),
 }
 
 /// What a plugin reports about itself (unchanged).

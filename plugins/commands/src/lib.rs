@@ -32,7 +32,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use plugbus_core::Fingerprint;
-use plugbus_core::Message;
+use plugbus_core::{Message, Outbox};
 use plugbus_core::ask::Request;
 use plugbus_core::ffi::ReplyTo;
 
@@ -54,6 +54,9 @@ pub enum Command {
     /// The same question through a host's `ask`: each plugin answers with
     /// its id (`host.ask(Command::Summarize, (), timeout)`).
     Summarize(Request<(), Summary>),
+    /// Asks the plugin to send a [`Summary`] into this outbox (the host reads
+    /// the queue behind it; see [`plugbus_core::outbox`]).
+    ReportTo(Outbox<Summary>),
 }
 
 /// What a plugin reports about itself.

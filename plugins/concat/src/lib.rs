@@ -95,6 +95,10 @@ impl Plugin<Command> for Concat {
                     let _ = request.answer(id, self.summary());
                 }
             }
+            Command::ReportTo(outbox) => {
+                // A full outbox is the host's choice, counted in its replies.
+                let _ = outbox.send(self.summary());
+            }
         }
         Flow::Continue
     }

@@ -79,7 +79,7 @@ impl Plugin<Command> for Debug {
                 3
             }
             Command::Exit => 4,
-            Command::Report(_) | Command::Summarize(_) => 5,
+            Command::Report(_) | Command::Summarize(_) | Command::ReportTo(_) => 5,
         };
         self.counts[kind] += 1;
         match (&**message, self.id) {
@@ -89,6 +89,10 @@ impl Plugin<Command> for Debug {
             (Command::Summarize(request), Some(id)) => {
                 // Refused only if late or a duplicate: nothing to do.
                 let _ = request.answer(id, self.summary());
+            }
+            (Command::ReportTo(outbox), _) => {
+                // A full outbox is the host's choice, counted in its replies.
+                let _ = outbox.send(self.summary());
             }
             _ => {}
         }

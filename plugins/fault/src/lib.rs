@@ -117,6 +117,9 @@ impl Plugin<Command> for Fault {
                 // Refused only if late or a duplicate: nothing to do.
                 let _ = request.answer(id, summary);
             }
+            (Command::ReportTo(outbox), _) => {
+                let _ = outbox.send(Summary::new("fault").messages(self.messages));
+            }
             _ => {}
         }
         Flow::Continue

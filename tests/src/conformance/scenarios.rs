@@ -528,7 +528,7 @@ pub fn outbox_replies<F: Family>() {
         host.send(i).unwrap();
     }
     host.shutdown();
-    let mut got = replies.drain();
+    let mut got: Vec<u64> = replies.drain().iter().map(|m| **m).collect();
     got.sort_unstable();
     assert_eq!(got, range(100), "{}", F::NAME);
     assert_eq!(replies.dropped(), 0, "{}", F::NAME);
