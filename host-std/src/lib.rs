@@ -41,7 +41,7 @@ pub use plugbus_host_async::LaneThread;
 pub use sender::Sender;
 
 #[cfg(feature = "loader")]
-pub use loader::{DynamicPlugin, LoadError, LoadOptions, load, load_with};
+pub use loader::{DynamicPlugin, Exposure, LoadError, LoadOptions, load, load_with};
 
 #[doc(inline)]
 pub use plugbus_host_async::common::*;

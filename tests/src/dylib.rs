@@ -109,11 +109,65 @@ pub fn untimed(summary: &Summary) -> (String, String, u64, u64) {
     )
 }
 
-/// Whether `path` is mapped into this process (Linux: `/proc/self/maps`).
-pub fn is_mapped(path: &Path) -> bool {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let path = path.to_string_lossy();
-    maps.lines().any(|line| line.contains(path.as_ref()))
+/// A loaded library's file, recognised in `/proc/self/maps` by its inode
+/// (the loader maps `/proc/self/fd/N`, a memory file or the open file,
+/// which the maps show under the file's own name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapping {
+    inode: u64,
+}
+
+impl Mapping {
+    /// The file the system loader opened for a plugin
+    /// ([`DynamicPlugin::loaded_from`]), while it is loaded.
+    ///
+    /// # Panics
+    /// If the file cannot be read.
+    pub fn of(loaded: &Path) -> Mapping {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(loaded).expect("the loaded file");
+        Mapping {
+            inode: metadata.ino(),
+        }
+    }
+
+    /// Whether that file is still mapped into this process (Linux:
+    /// `/proc/self/maps`).
+    pub fn is_mapped(&self) -> bool {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        maps.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() >= 6
+                && fields[4].parse() == Ok(self.inode)
+                && fields[5..].join(" ").contains("plugbus")
+        })
+    }
+}
+
+impl Mapping {
+    /// Whether this process still holds the file open (the loader keeps a
+    /// loaded library's file or copy open while it is mapped).
+    pub fn is_open(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::read_dir("/proc/self/fd").is_ok_and(|fds| {
+            fds.filter_map(Result::ok)
+                .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+                .any(|m| m.ino() == self.inode && m.is_file())
+        })
+    }
+}
+
+/// The loader's private copies this process holds open (Linux: memory
+/// files named `plugbus:<file>`), as their targets in `/proc/self/fd`.
+pub fn open_copies() -> Vec<PathBuf> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|fds| {
+            fds.filter_map(Result::ok)
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter(|target| target.to_string_lossy().contains("memfd:plugbus:"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// This process's resident set size in KiB (Linux: `/proc/self/status`).
@@ -141,4 +195,71 @@ pub fn loadable_end(bytes: &[u8]) -> u64 {
         .map(|at| u64_at(at + 8) + u64_at(at + 32))
         .max()
         .expect("a loadable segment")
+}
+
+/// Where the descriptor starts in a plugin file: it is plain data, found by
+/// its magic, which occurs exactly once.
+///
+/// # Panics
+/// If the magic does not occur exactly once.
+pub fn descriptor_at(bytes: &[u8]) -> usize {
+    let magic = plugbus_core::ffi::MAGIC;
+    let found: Vec<usize> = bytes
+        .windows(magic.len())
+        .enumerate()
+        .filter(|(_, w)| *w == magic)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(found.len(), 1, "the magic occurs once");
+    found[0]
+}
+
+/// Overwrites the zero-padded text field of `len` bytes at `at`.
+pub fn write_text(bytes: &mut [u8], at: usize, len: usize, text: &str) {
+    bytes[at..at + len].fill(0);
+    bytes[at..at + text.len()].copy_from_slice(text.as_bytes());
+}
+
+/// A plugin's descriptor field, patched in a copy of its cdylib bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum Patch<'a> {
+    /// Another compiler.
+    Rustc(&'a str),
+    /// Another plugin version.
+    Version(&'a str),
+    /// One bit of the message fingerprint flipped.
+    Fingerprint,
+}
+
+/// The bytes of a plugin crate's cdylib with one descriptor field patched.
+///
+/// # Panics
+/// If the library cannot be read.
+pub fn patched_bytes(crate_name: &str, patch: Patch<'_>) -> Vec<u8> {
+    use std::mem::offset_of;
+
+    use plugbus_core::ffi::PluginDescriptor;
+    let mut bytes = std::fs::read(library(crate_name)).expect("the plugin's library");
+    let at = descriptor_at(&bytes);
+    match patch {
+        Patch::Rustc(text) => write_text(
+            &mut bytes,
+            at + offset_of!(PluginDescriptor, rustc_version),
+            128,
+            text,
+        ),
+        Patch::Version(text) => write_text(
+            &mut bytes,
+            at + offset_of!(PluginDescriptor, plugin_version),
+            64,
+            text,
+        ),
+        Patch::Fingerprint => bytes[at + offset_of!(PluginDescriptor, message_fingerprint)] ^= 1,
+    }
+    bytes
+}
+
+/// The file name cargo gives a plugin crate's cdylib on this platform.
+pub fn library_file_name(crate_name: &str) -> String {
+    format!("{DLL_PREFIX}{crate_name}{DLL_SUFFIX}")
 }

@@ -6,7 +6,7 @@ use plugbus_commands::{Command, report};
 use plugbus_core::{Exit, LocalHost, Message, Plugin};
 use plugbus_host_std::{LoadError, LoadOptions, load_with};
 use plugbus_tests::dylib::{
-    SCENARIO_MESSAGES, SCENARIO_TEXT, is_mapped, library, load_command_plugin, run_scenario,
+    Mapping, SCENARIO_MESSAGES, SCENARIO_TEXT, library, load_command_plugin, run_scenario,
     scratch_dir, untimed,
 };
 
@@ -80,7 +80,9 @@ fn a_plugins_envelope_keeps_its_library_mapped() {
         library("plugbus_concat"),
         "loaded from a private copy"
     );
-    assert!(is_mapped(&loaded));
+    let mapping = Mapping::of(&loaded);
+    assert!(mapping.is_mapped());
+    assert!(mapping.is_open());
 
     let mut host = LocalHost::new();
     host.attach(plugin).unwrap();
@@ -92,13 +94,13 @@ fn a_plugins_envelope_keeps_its_library_mapped() {
 
     // The plugin is destroyed; its summary, created in the library, lives.
     let summary: Message<_> = replies.try_recv().unwrap();
-    assert!(is_mapped(&loaded), "an envelope of the library is alive");
+    assert!(mapping.is_mapped(), "an envelope of the library is alive");
     assert_eq!(summary.text, "kept");
     // The host may not move a value out of the plugin's allocation.
     let summary = Message::try_unwrap(summary).unwrap_err();
     drop(summary);
-    assert!(!is_mapped(&loaded), "unloaded after the last envelope");
-    assert!(!loaded.exists(), "the private copy is removed");
+    assert!(!mapping.is_mapped(), "unloaded after the last envelope");
+    assert!(!mapping.is_open(), "the private copy is closed");
 }
 
 #[test]
@@ -147,12 +149,12 @@ fn reloading_a_replaced_file_loads_the_new_one_only_from_a_copy() {
     let old = unsafe { load_with::<Command>(&path, "quiet", &concat.clone().copy(false)) }.unwrap();
     assert_eq!(old.name(), "concat");
     replace("plugbus_debug");
-    // Without a copy, the system loader hands back the old mapping for the
-    // same path: the new plugin's descriptor is not found in it.
+    // Without a copy, the system loader would hand back the old mapping
+    // for the same path: the loader refuses while the old build is loaded.
     // SAFETY: the workspace's own plugin.
     let stale = unsafe { load_with::<Command>(&path, "quiet", &debug.clone().copy(false)) };
     assert!(
-        matches!(&stale, Err(LoadError::NoDescriptor { symbol, .. }) if symbol == "plugbus_descriptor_plugbus_debug"),
+        matches!(&stale, Err(LoadError::StillMapped { in_use: true, .. })),
         "{stale:?}"
     );
     // From a copy, the new file is the one loaded.
@@ -172,7 +174,9 @@ fn one_file_loaded_twice_without_copies_shares_its_image() {
     let first = unsafe { load_with::<Command>(&path, "quiet", &options) }.unwrap();
     // SAFETY: as above.
     let second = unsafe { load_with::<Command>(&path, "quiet", &options) }.unwrap();
-    assert_eq!(first.loaded_from(), path);
+    assert_eq!(first.loaded_from(), second.loaded_from());
+    let mapping = Mapping::of(first.loaded_from());
+    assert_eq!(mapping, Mapping::of(&path), "the file itself is mapped");
     // Asked for another message type, the shared image is refused too.
     // SAFETY: as above.
     let wrong = unsafe { load_with::<String>(&path, "quiet", &options) };
@@ -198,7 +202,7 @@ fn one_file_loaded_twice_without_copies_shares_its_image() {
         (kept.text.as_str(), summary.text.as_str()),
         ("first", "second")
     );
-    assert!(is_mapped(&path));
+    assert!(mapping.is_mapped());
 }
 
 #[test]

@@ -88,14 +88,17 @@ pub enum LoadError {
         needed: u64,
     },
     /// The library does not export the descriptor (or thunk table) under the
-    /// name derived from its file name.
+    /// name derived from its file name (or given by
+    /// [`LoadOptions::crate_name`](super::LoadOptions::crate_name)).
     NoDescriptor {
         /// The path given.
         path: PathBuf,
         /// The symbol looked for.
         symbol: String,
-        /// The system loader's error.
-        source: libloading::Error,
+        /// The crate whose descriptor the file exports instead, if any: the
+        /// file was renamed, and `LoadOptions::crate_name` with this name
+        /// loads it.
+        exported: Option<String>,
     },
     /// The descriptor does not start with plugbus's magic bytes.
     BadMagic {
@@ -149,6 +152,42 @@ pub enum LoadError {
         /// The host's.
         host: MessageType,
     },
+    /// The plugin file, or a directory above it, could be replaced by
+    /// someone other than this process's user or root (as OpenSSH's
+    /// `StrictModes` refuses an `authorized_keys` file).
+    /// [`LoadOptions::trust_permissions`](super::LoadOptions::trust_permissions)
+    /// turns the check off.
+    Permissions {
+        /// The path given.
+        path: PathBuf,
+        /// The file or directory at fault.
+        place: PathBuf,
+        /// Its mode bits (`0o777` and the sticky, setuid and setgid bits).
+        mode: u32,
+        /// Its owner's user id.
+        owner: u32,
+        /// What is wrong.
+        exposure: Exposure,
+    },
+    /// With [`LoadOptions::copy`](super::LoadOptions::copy) off, the file at
+    /// the path is not the build still mapped from it: the system loader
+    /// would hand back the old code (or crash reading the new file through
+    /// the old mapping). A thread-local destructor on a living thread or a
+    /// thread the plugin started keeps a library mapped after it is
+    /// unloaded; a plugin or a message of the old build keeps it loaded.
+    StillMapped {
+        /// The path given.
+        path: PathBuf,
+        /// Whether the old build is still in use by plugbus (a plugin or an
+        /// envelope of it lives) rather than only left mapped by the system.
+        in_use: bool,
+    },
+    /// The descriptor the system loader mapped is not the one read from the
+    /// file before: the file changed while it was being loaded.
+    DescriptorChanged {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The plugin's constructor refused its configuration.
     ConstructorFailed {
         /// The path given.
@@ -170,6 +209,12 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// Why, without the path: the error's text after "cannot load plugin
+    /// `…`: ", on one line.
+    pub fn reason(&self) -> impl fmt::Display + '_ {
+        Reason(self)
+    }
+
     /// The path the caller gave.
     pub fn path(&self) -> &std::path::Path {
         match self {
@@ -185,6 +230,9 @@ impl LoadError {
             | LoadError::RustcVersion { path, .. }
             | LoadError::CoreVersion { path, .. }
             | LoadError::MessageType { path, .. }
+            | LoadError::Permissions { path, .. }
+            | LoadError::StillMapped { path, .. }
+            | LoadError::DescriptorChanged { path }
             | LoadError::ConstructorFailed { path, .. }
             | LoadError::ConstructorPanicked { path, .. } => path,
         }
@@ -194,22 +242,25 @@ impl LoadError {
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = OneLine(self.path().display());
-        match self {
-            LoadError::NotFound { .. } => write!(f, "cannot load plugin `{path}`: no such file"),
+        write!(f, "cannot load plugin `{path}`: {}", self.reason())
+    }
+}
+
+/// The text of [`LoadError::reason`].
+struct Reason<'a>(&'a LoadError);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            LoadError::NotFound { .. } => write!(f, "no such file"),
             LoadError::NotRegularFile { kind, .. } => {
-                write!(
-                    f,
-                    "cannot load plugin `{path}`: it is {kind}, not a regular file"
-                )
+                write!(f, "it is {kind}, not a regular file")
             }
             LoadError::Io { action, source, .. } => {
-                write!(f, "cannot load plugin `{path}`: {action}: {source}")
+                write!(f, "{action}: {source}")
             }
             LoadError::NotLoadable { reason, source, .. } => {
-                write!(
-                    f,
-                    "cannot load plugin `{path}`: not a loadable library: {reason}"
-                )?;
+                write!(f, "not a loadable library: {reason}")?;
                 if let Some(source) = source {
                     // libloading's own text is only "dlopen failed": the
                     // reason is in its source.
@@ -223,47 +274,71 @@ impl fmt::Display for LoadError {
             }
             LoadError::Truncated { size, needed, .. } => write!(
                 f,
-                "cannot load plugin `{path}`: the file is truncated: its headers need {needed} bytes, the file has {size}"
+                "the file is truncated: its headers need {needed} bytes, the file has {size}"
             ),
-            LoadError::NoDescriptor { symbol, source, .. } => {
-                write!(
+            LoadError::NoDescriptor {
+                symbol, exported, ..
+            } => match exported {
+                Some(name) => write!(
                     f,
-                    "cannot load plugin `{path}`: it has no plugbus descriptor: symbol `{symbol}` not found (the name comes from the file name; export_plugin! names it after the crate)"
-                )?;
-                if let Some(reason) = source.source() {
-                    write!(f, ": {}", OneLine(reason))?;
-                }
-                Ok(())
-            }
+                    "symbol `{symbol}` not found, but the file exports the plugin of crate `{}`: if it was renamed, load it with LoadOptions::crate_name(\"{}\")",
+                    OneLine(name),
+                    OneLine(name.escape_default())
+                ),
+                None => write!(
+                    f,
+                    "it has no plugbus descriptor: symbol `{symbol}` not found (export_plugin! names it after the crate, and the loader takes the crate's name from the file name: for a renamed file, give it with LoadOptions::crate_name)"
+                ),
+            },
             LoadError::BadMagic { found, .. } => write!(
                 f,
-                "cannot load plugin `{path}`: bad descriptor magic: {found:02x?} in plugin, {MAGIC:02x?} in host"
+                "bad descriptor magic: {found:02x?} in plugin, {MAGIC:02x?} in host"
             ),
-            LoadError::AbiVersion { plugin, host, .. } => write!(
-                f,
-                "cannot load plugin `{path}`: plugbus ABI version {plugin} in plugin, {host} in host"
-            ),
+            LoadError::AbiVersion { plugin, host, .. } => {
+                write!(f, "plugbus ABI version {plugin} in plugin, {host} in host")
+            }
             LoadError::DescriptorSize { plugin, host, .. } => write!(
                 f,
-                "cannot load plugin `{path}`: descriptor of {plugin} bytes in plugin, {host} bytes in host"
+                "descriptor of {plugin} bytes in plugin, {host} bytes in host"
             ),
-            LoadError::RustcVersion { plugin, host, .. } => write!(
+            LoadError::RustcVersion { plugin, host, .. } => {
+                write!(f, "{plugin} in plugin, {host} in host")
+            }
+            LoadError::CoreVersion { plugin, host, .. } => {
+                write!(f, "plugbus-core {plugin} in plugin, {host} in host")
+            }
+            LoadError::MessageType { plugin, host, .. } => {
+                write!(f, "message type {plugin} in plugin, {host} in host")
+            }
+            LoadError::Permissions {
+                place,
+                mode,
+                owner,
+                exposure,
+                ..
+            } => write!(
                 f,
-                "cannot load plugin `{path}`: {plugin} in plugin, {host} in host"
+                "`{}` (mode {mode:04o}, owner uid {owner}) {exposure}, so they could replace the code this process would run (LoadOptions::trust_permissions(true) skips this check)",
+                OneLine(place.display())
             ),
-            LoadError::CoreVersion { plugin, host, .. } => write!(
+            LoadError::StillMapped { in_use, .. } => write!(
                 f,
-                "cannot load plugin `{path}`: plugbus-core {plugin} in plugin, {host} in host"
+                "loading in place: the file was replaced, and the previous build {} (load from a copy, the default, to run the new build beside it)",
+                if *in_use {
+                    "is still loaded: a plugin or a message of it is alive"
+                } else {
+                    "stays mapped after unloading (a thread-local destructor or a thread of the plugin keeps it)"
+                }
             ),
-            LoadError::MessageType { plugin, host, .. } => write!(
+            LoadError::DescriptorChanged { .. } => write!(
                 f,
-                "cannot load plugin `{path}`: message type {plugin} in plugin, {host} in host"
+                "the descriptor the system loader mapped differs from the one read from the file: the file changed while it was loaded"
             ),
             LoadError::ConstructorFailed {
                 plugin, message, ..
             } => write!(
                 f,
-                "cannot load plugin `{path}`: plugin `{}` refused its configuration: {}",
+                "plugin `{}` refused its configuration: {}",
                 OneLine(plugin),
                 OneLine(message)
             ),
@@ -271,7 +346,7 @@ impl fmt::Display for LoadError {
                 plugin, message, ..
             } => write!(
                 f,
-                "cannot load plugin `{path}`: plugin `{}` panicked while being built: {}",
+                "plugin `{}` panicked while being built: {}",
                 OneLine(plugin),
                 OneLine(message)
             ),
@@ -297,17 +372,31 @@ impl<T: fmt::Display> fmt::Display for OneLine<T> {
     }
 }
 
-impl Error for LoadError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            LoadError::Io { source, .. } => Some(source),
-            LoadError::NotLoadable {
-                source: Some(source),
-                ..
-            } => Some(source),
-            LoadError::NoDescriptor { source, .. } => Some(source),
-            _ => None,
-        }
+/// Every variant prints its cause in its own text, on one line (the system
+/// loader's reasons included), so `source()` is `None`: a report that prints
+/// the chain says each cause once. The causes stay in the variants' fields.
+impl Error for LoadError {}
+
+/// Who else could replace a plugin file (see [`LoadError::Permissions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Exposure {
+    /// Owned by a user other than this process's user or root.
+    Owner,
+    /// Writable by its group.
+    GroupWritable,
+    /// Writable by every user (and, for a directory, not a sticky one of
+    /// root's).
+    OthersWritable,
+}
+
+impl fmt::Display for Exposure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Exposure::Owner => "belongs to another user",
+            Exposure::GroupWritable => "is writable by its group",
+            Exposure::OthersWritable => "is writable by every user",
+        })
     }
 }
 

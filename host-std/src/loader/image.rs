@@ -1,23 +1,24 @@
-//! A loaded library: opened from a checked file, its descriptor verified,
-//! kept mapped while a plugin or an envelope made by it lives.
+//! A loaded library: its file checked and its descriptor read from the file
+//! before the system loader maps it, the mapped descriptor confirmed, kept
+//! mapped while a plugin or an envelope made by it lives.
 
 use std::ffi::c_void;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use plugbus_core::ImageOwner;
 use plugbus_core::ffi::{
-    ABI_VERSION, CORE_VERSION, DESCRIPTOR_PREFIX, DescriptorHeader, MAGIC, PluginDescriptor,
-    PluginVTable, RUSTC_VERSION, VTABLE_PREFIX,
+    CORE_VERSION, DESCRIPTOR_PREFIX, PluginDescriptor, PluginVTable, RUSTC_VERSION, VTABLE_PREFIX,
 };
 
-use super::elf;
+use super::copy::Copy;
 use super::error::{LoadError, MessageType};
+use super::file::{self, FileFacts, io_error};
 use super::options::LoadOptions;
+use super::permissions;
 
 /// One `dlopen` of a plugin library, shared (`Arc`) by the plugin built from
 /// it and by every envelope the library created, through `owner`.
@@ -29,9 +30,22 @@ pub(crate) struct Image {
     descriptor: PluginDescriptor,
     /// The path the caller gave.
     path: PathBuf,
-    /// The file actually loaded: a copy (removed on drop) or `path`.
+    /// The name the system loader opened (`/proc/self/fd/N` on Linux).
     loaded: PathBuf,
-    copied: bool,
+    /// What keeps `loaded` valid and unique: the open file or the copy.
+    backing: Option<Backing>,
+}
+
+/// The open file (or private copy) behind a loaded library. While a library
+/// is mapped its backing stays open, so that the name the system loader
+/// knows it by (`/proc/self/fd/N`) is never reused for another file.
+#[derive(Debug)]
+#[allow(dead_code, reason = "held open, never read")]
+enum Backing {
+    /// The user's file, loaded in place.
+    InPlace(File),
+    /// A private copy.
+    Copied(Copy),
 }
 
 // SAFETY: the raw pointers are the library's thunk table (immutable, valid
@@ -43,21 +57,42 @@ unsafe impl Send for Image {}
 // SAFETY: as for `Send`: shared access only reads the table and descriptor.
 unsafe impl Sync for Image {}
 
-/// A file's identity, as the system loader sees it.
-type FileKey = (u64, u64);
+/// A file's identity: a file rewritten in place keeps its device and inode
+/// but changes size or modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+}
 
-/// Live images by file, so loading a file that is already loaded without a
-/// copy shares its image (the system loader shares the mapping, and the
-/// library has one image-owner slot). The lock is also held while a library
-/// is opened and set up, and while one is closed.
-static IMAGES: Mutex<Vec<(FileKey, Weak<Image>)>> = Mutex::new(Vec::new());
+impl FileId {
+    fn same_file(&self, other: &FileId) -> bool {
+        (self.device, self.inode) == (other.device, other.inode)
+    }
+}
 
-/// Names copies uniquely within the process.
-static COPIES: AtomicU64 = AtomicU64::new(0);
+/// A library the system loader still maps.
+struct Mapped {
+    /// The user's file for a library loaded in place (its canonical path and
+    /// identity), `None` for a copy.
+    origin: Option<(PathBuf, FileId)>,
+    /// The image while it lives.
+    image: Weak<Image>,
+    /// Once the image is gone but the library stayed mapped: the name to ask
+    /// the system loader about, and the backing kept open meanwhile.
+    lingering: Option<(PathBuf, Backing)>,
+}
+
+/// Every library this loader mapped that may still be mapped. The lock is
+/// held while a library is opened and set up, and while one is closed.
+static MAPPED: Mutex<Vec<Mapped>> = Mutex::new(Vec::new());
 
 impl Image {
-    /// Checks the file at `path`, loads it (or a copy) and checks its
-    /// descriptor against `expected`.
+    /// Checks the file at `path` and the descriptor in it against
+    /// `expected`, then loads it (or a copy) and confirms the descriptor the
+    /// system loader mapped.
     ///
     /// # Safety
     /// As [`load_with`](super::load_with): loading runs the library's
@@ -68,77 +103,68 @@ impl Image {
         options: &LoadOptions,
         expected: &PluginDescriptor,
     ) -> Result<Arc<Image>, LoadError> {
-        let metadata = fs::metadata(path).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => LoadError::NotFound {
-                path: path.to_owned(),
-            },
-            _ => io_error(path, "reading its metadata", source),
-        })?;
-        if !metadata.is_file() {
-            return Err(LoadError::NotRegularFile {
-                path: path.to_owned(),
-                kind: kind_of(&metadata),
-            });
+        let metadata = regular_file(path)?;
+        if !options.trust_permissions {
+            permissions::check(path)?;
         }
-        let copy = if options.copy {
-            Some(PrivateCopy::make(path, options)?)
-        } else {
-            None
-        };
-        let loaded = copy.as_ref().map_or(path, |c| &c.path);
-        let mut file = File::open(loaded).map_err(|e| io_error(path, "opening it", e))?;
-        let size = file
-            .metadata()
-            .map_err(|e| io_error(path, "reading its metadata", e))?
-            .len();
-        check_file(path, &mut file, size)?;
-        let key = file_key(&file);
-        drop(file);
-
-        let mut images = IMAGES.lock().unwrap_or_else(PoisonError::into_inner);
-        images.retain(|(_, image)| image.strong_count() > 0);
-        if !options.copy {
-            let live = images
-                .iter()
-                .filter(|(k, _)| Some(*k) == key)
-                .find_map(|(_, image)| image.upgrade());
-            if let Some(image) = live {
-                // Unlocked first: if the check fails and this was the last
-                // reference, dropping the image takes the lock.
-                drop(images);
-                check_descriptor(path, &image.descriptor, expected)?;
-                return Ok(image);
-            }
-        }
-
-        // SAFETY: the caller's promise (loading runs initialisers); the file
-        // was checked above so a truncated library cannot fault the loader.
-        let library = unsafe { dlopen(loaded) }.map_err(|source| LoadError::NotLoadable {
-            path: path.to_owned(),
-            reason: String::from("the system loader refused it"),
-            source: Some(source),
-        })?;
+        let mut file = File::open(path).map_err(|e| io_error(path, "opening it", e))?;
         let name = match &options.crate_name {
             Some(name) => name.clone(),
             None => crate_name(path),
         };
-        let descriptor_symbol = format!("{DESCRIPTOR_PREFIX}{name}");
-        let vtable_symbol = format!("{VTABLE_PREFIX}{name}");
-        // SAFETY: the symbol is a `PluginDescriptor` static if the library
-        // is a plugbus plugin (the caller's promise for a library exporting
-        // this name); only its header is read before the version checks say
-        // the rest has this layout. `read_unaligned` copies it out, so
-        // nothing borrows from the library.
-        let descriptor = unsafe {
-            let address = symbol(&library, &descriptor_symbol, path)?.cast::<DescriptorHeader>();
-            let header = address.read_unaligned();
-            check_header(path, &header)?;
-            address.cast::<PluginDescriptor>().read_unaligned()
-        };
-        check_descriptor(path, &descriptor, expected)?;
-        // SAFETY: as above, the table exported next to a checked descriptor.
-        let vtable = unsafe { symbol(&library, &vtable_symbol, path)? }.cast::<PluginVTable>();
 
+        // The whole file, read once: checked from memory, and (for a copy)
+        // written from the same bytes, so the bytes checked are the bytes
+        // mapped.
+        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| io_error(path, "reading it", e))?;
+
+        let mut mapped = MAPPED.lock().unwrap_or_else(PoisonError::into_inner);
+        forget_unmapped(&mut mapped);
+        let (facts, backing, loaded, origin) = if options.copy {
+            let facts = file::read_bytes(path, &bytes, &name)?;
+            check_descriptor(path, &facts.descriptor, expected)?;
+            let copy = Copy::make(path, &bytes, options.copy_dir.as_deref())?;
+            let loaded = copy.path.clone();
+            (facts, Backing::Copied(copy), loaded, None)
+        } else {
+            let id = file_id(&file, &metadata);
+            let origin = match id {
+                Some(id) => Some((canonical(path)?, id)),
+                None => None,
+            };
+            if let Some(origin) = &origin {
+                if let Some(image) = in_place(path, &mapped, origin)? {
+                    // Unlocked first: if the check fails and this was the
+                    // last reference, dropping the image takes the lock.
+                    drop(mapped);
+                    check_descriptor(path, &image.descriptor, expected)?;
+                    return Ok(image);
+                }
+            }
+            let facts = file::read_bytes(path, &bytes, &name)?;
+            check_descriptor(path, &facts.descriptor, expected)?;
+            let loaded = loader_name(path, &file);
+            (facts, Backing::InPlace(file), loaded, origin)
+        };
+        drop(bytes);
+
+        // SAFETY: the caller's promise (loading runs initialisers). Every
+        // check that the file allows was made on the very bytes the system
+        // loader maps (the sealed copy, or the open file on Linux).
+        let library = unsafe { dlopen(&loaded) }.map_err(|source| LoadError::NotLoadable {
+            path: path.to_owned(),
+            reason: String::from("the system loader refused it"),
+            source: Some(source),
+        })?;
+        let (descriptor, vtable) = match confirm(path, &library, &facts) {
+            Ok(found) => found,
+            Err(error) => {
+                close(library, &loaded, origin, backing, &mut mapped);
+                return Err(error);
+            }
+        };
         let image = Arc::new_cyclic(|weak: &Weak<Image>| Image {
             library: ManuallyDrop::new(library),
             owner: ImageOwner {
@@ -149,21 +175,21 @@ impl Image {
             vtable,
             descriptor,
             path: path.to_owned(),
-            loaded: loaded.to_owned(),
-            copied: copy.is_some(),
+            loaded,
+            backing: Some(backing),
         });
-        // The image now removes the copy when it drops.
-        if let Some(copy) = copy {
-            copy.keep();
-        }
         // SAFETY: the owner lives inside the `Arc<Image>` and every envelope
         // the library creates retains that `Arc` through it, so it outlives
-        // them; its functions are ours and thread-safe. Called once, before
-        // any other plugin code, under the `IMAGES` lock.
+        // them; its functions are ours and thread-safe. Called before any
+        // other plugin code, under the lock; no other live image shares this
+        // mapping (a second load of a mapped file shares the image instead),
+        // so no other image's owner is replaced.
         unsafe { (image.vtable().set_image_owner)(&image.owner) };
-        if let Some(key) = key {
-            images.push((key, Arc::downgrade(&image)));
-        }
+        mapped.push(Mapped {
+            origin,
+            image: Arc::downgrade(&image),
+            lingering: None,
+        });
         Ok(image)
     }
 
@@ -191,11 +217,10 @@ impl Drop for Image {
     fn drop(&mut self) {
         // Under the lock, so no other thread opens this file meanwhile and
         // finds the mapping half closed.
-        let _images = IMAGES.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut mapped = MAPPED.lock().unwrap_or_else(PoisonError::into_inner);
         // The library may stay mapped after `close` (a `thread_local!` with a
         // destructor on a living thread keeps it): it must not keep pointing
-        // at this image's owner, which is freed with `self`. Only cleared if
-        // still ours: a later load of the same file may have set its own.
+        // at this image's owner, which is freed with `self`.
         // SAFETY: the vtable is a static of the still-loaded library; the
         // thunk only compares and swaps a pointer, running no plugin code.
         unsafe { (self.vtable().clear_image_owner)(&self.owner) };
@@ -203,12 +228,103 @@ impl Drop for Image {
         // each held the `Arc`), so none of its code can run any more. Taken
         // once, here.
         let library = unsafe { ManuallyDrop::take(&mut self.library) };
-        // A failed dlclose leaves the library mapped, which is safe.
-        let _ = library.close();
-        if self.copied {
-            let _ = fs::remove_file(&self.loaded);
+        let me: *const Image = self;
+        let position = mapped.iter().position(|m| m.image.as_ptr() == me);
+        let origin = position.and_then(|at| mapped.swap_remove(at).origin);
+        if let Some(backing) = self.backing.take() {
+            close(library, &self.loaded, origin, backing, &mut mapped);
         }
     }
+}
+
+/// Closes a library; if the system keeps it mapped, remembers it with its
+/// backing kept open (so its name is not reused, and a load in place of a
+/// replaced file is refused).
+fn close(
+    library: libloading::Library,
+    loaded: &Path,
+    origin: Option<(PathBuf, FileId)>,
+    backing: Backing,
+    mapped: &mut Vec<Mapped>,
+) {
+    // A failed dlclose leaves the library mapped, which the check sees.
+    let _ = library.close();
+    if still_mapped(loaded) {
+        mapped.push(Mapped {
+            origin,
+            image: Weak::new(),
+            lingering: Some((loaded.to_owned(), backing)),
+        });
+    }
+}
+
+/// Drops the records of libraries the system has unmapped since (a thread
+/// that kept one has exited), closing their backing.
+fn forget_unmapped(mapped: &mut Vec<Mapped>) {
+    mapped.retain(|m| match &m.lingering {
+        Some((name, _)) => still_mapped(name),
+        None => m.image.strong_count() > 0,
+    });
+}
+
+/// For a load in place: the live image of this very file to share, or an
+/// error if another build from the same path (or this file, rewritten) is
+/// still mapped; `None` if nothing is in the way.
+fn in_place(
+    path: &Path,
+    mapped: &[Mapped],
+    (origin, id): &(PathBuf, FileId),
+) -> Result<Option<Arc<Image>>, LoadError> {
+    for entry in mapped {
+        let Some((their_origin, their_id)) = &entry.origin else {
+            continue;
+        };
+        let live = entry.image.upgrade();
+        let same_file = their_id.same_file(id);
+        if !same_file && their_origin != origin {
+            continue;
+        }
+        if same_file && their_id == id {
+            if live.is_some() {
+                return Ok(live);
+            }
+            // Left mapped by the system, but the same bytes: loading maps
+            // it again, with a new image.
+            continue;
+        }
+        return Err(LoadError::StillMapped {
+            path: path.to_owned(),
+            in_use: live.is_some(),
+        });
+    }
+    Ok(None)
+}
+
+/// After `dlopen`: the mapped descriptor is the one read from the file, and
+/// the thunk table is there.
+fn confirm(
+    path: &Path,
+    library: &libloading::Library,
+    facts: &FileFacts,
+) -> Result<(PluginDescriptor, *const PluginVTable), LoadError> {
+    let descriptor_symbol = format!("{DESCRIPTOR_PREFIX}{}", facts.crate_name);
+    let vtable_symbol = format!("{VTABLE_PREFIX}{}", facts.crate_name);
+    // SAFETY: the symbol's bytes were read from the file and checked to be
+    // a descriptor of this ABI version; `read_unaligned` copies it out, so
+    // nothing borrows from the library.
+    let descriptor = unsafe {
+        symbol(library, &descriptor_symbol, path)?
+            .cast::<PluginDescriptor>()
+            .read_unaligned()
+    };
+    if descriptor != facts.descriptor {
+        return Err(LoadError::DescriptorChanged {
+            path: path.to_owned(),
+        });
+    }
+    // SAFETY: as above, the table exported next to a checked descriptor.
+    let vtable = unsafe { symbol(library, &vtable_symbol, path)? }.cast::<PluginVTable>();
+    Ok((descriptor, vtable))
 }
 
 unsafe extern "C" fn retain_image(ctx: *const ()) {
@@ -256,60 +372,14 @@ unsafe fn symbol(
     // is all we take.
     match unsafe { library.get::<*const c_void>(name) } {
         Ok(symbol) => Ok(*symbol),
-        Err(source) => Err(LoadError::NoDescriptor {
+        // The file exported it: what was mapped is not what was read.
+        Err(_) => Err(LoadError::DescriptorChanged {
             path: path.to_owned(),
-            symbol: name.to_owned(),
-            source,
         }),
     }
 }
 
-fn check_file(path: &Path, file: &mut File, size: u64) -> Result<(), LoadError> {
-    if !cfg!(all(unix, not(target_vendor = "apple"))) {
-        // Only ELF targets are checked before loading.
-        return Ok(());
-    }
-    elf::check(file, size).map_err(|problem| match problem {
-        elf::Problem::NotLoadable(reason) => LoadError::NotLoadable {
-            path: path.to_owned(),
-            reason,
-            source: None,
-        },
-        elf::Problem::Truncated { needed } => LoadError::Truncated {
-            path: path.to_owned(),
-            size,
-            needed,
-        },
-        elf::Problem::Io(source) => io_error(path, "reading its ELF headers", source),
-    })
-}
-
-fn check_header(path: &Path, header: &DescriptorHeader) -> Result<(), LoadError> {
-    if header.magic != MAGIC {
-        return Err(LoadError::BadMagic {
-            path: path.to_owned(),
-            found: header.magic,
-        });
-    }
-    if header.abi_version != ABI_VERSION {
-        return Err(LoadError::AbiVersion {
-            path: path.to_owned(),
-            plugin: header.abi_version,
-            host: ABI_VERSION,
-        });
-    }
-    let size = size_of::<PluginDescriptor>() as u32;
-    if header.size != size {
-        return Err(LoadError::DescriptorSize {
-            path: path.to_owned(),
-            plugin: header.size,
-            host: size,
-        });
-    }
-    Ok(())
-}
-
-fn check_descriptor(
+pub(crate) fn check_descriptor(
     path: &Path,
     plugin: &PluginDescriptor,
     host: &PluginDescriptor,
@@ -376,85 +446,82 @@ fn kind_of(metadata: &fs::Metadata) -> &'static str {
     "not a regular file"
 }
 
-fn file_key(file: &File) -> Option<FileKey> {
+/// The file at `path` exists and is a regular file.
+fn regular_file(path: &Path) -> Result<fs::Metadata, LoadError> {
+    let metadata = fs::metadata(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => LoadError::NotFound {
+            path: path.to_owned(),
+        },
+        _ => io_error(path, "reading its metadata", source),
+    })?;
+    if !metadata.is_file() {
+        return Err(LoadError::NotRegularFile {
+            path: path.to_owned(),
+            kind: kind_of(&metadata),
+        });
+    }
+    Ok(metadata)
+}
+
+fn canonical(path: &Path) -> Result<PathBuf, LoadError> {
+    fs::canonicalize(path).map_err(|e| io_error(path, "resolving its path", e))
+}
+
+/// The identity of the open file (the one that will be mapped).
+fn file_id(file: &File, fallback: &fs::Metadata) -> Option<FileId> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+        let metadata = file.metadata().unwrap_or_else(|_| fallback.clone());
+        Some(FileId {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = file;
+        let _ = (file, fallback);
         None
     }
 }
 
-fn io_error(path: &Path, action: &str, source: io::Error) -> LoadError {
-    LoadError::Io {
-        path: path.to_owned(),
-        action: action.to_owned(),
-        source,
+/// The name the system loader opens for a file loaded in place: on Linux
+/// the open file itself, so the file checked is the file mapped.
+fn loader_name(path: &Path, file: &File) -> PathBuf {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let _ = path;
+        PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        path.to_owned()
     }
 }
 
-/// A private copy of the library, removed on drop unless kept.
-struct PrivateCopy {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl PrivateCopy {
-    fn make(original: &Path, options: &LoadOptions) -> Result<PrivateCopy, LoadError> {
-        let dir = options.copy_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let file_name = original
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| String::from("plugin"));
-        let mut source = File::open(original).map_err(|e| io_error(original, "opening it", e))?;
-        for _ in 0..64 {
-            // ORDERING: only uniqueness matters.
-            let n = COPIES.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!("plugbus-{}-{n}-{file_name}", std::process::id()));
-            let mut target = match File::create_new(&path) {
-                Ok(file) => file,
-                // A copy left by an earlier process with our pid.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(io_error(
-                        original,
-                        &format!("creating its copy `{}`", path.display()),
-                        e,
-                    ));
-                }
-            };
-            let copy = PrivateCopy { path, keep: false };
-            io::copy(&mut source, &mut target).map_err(|e| {
-                io_error(
-                    original,
-                    &format!("copying it to `{}`", copy.path.display()),
-                    e,
-                )
-            })?;
-            return Ok(copy);
+/// Whether the system loader still maps the library it opened as `name`.
+fn still_mapped(name: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use libloading::os::unix::Library;
+        // SAFETY: RTLD_NOLOAD only looks the library up: nothing is mapped
+        // and no initialiser runs. The reference it adds is dropped at once.
+        match unsafe { Library::open(Some(name), libc::RTLD_NOW | libc::RTLD_NOLOAD) } {
+            Ok(library) => {
+                let _ = library.close();
+                true
+            }
+            Err(_) => false,
         }
-        Err(io_error(
-            original,
-            &format!("naming a copy in `{}`", dir.display()),
-            io::Error::from(io::ErrorKind::AlreadyExists),
-        ))
     }
-
-    /// Leaves the file for the image to remove.
-    fn keep(mut self) {
-        self.keep = true;
-    }
-}
-
-impl Drop for PrivateCopy {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_file(&self.path);
-        }
+    #[cfg(not(unix))]
+    {
+        let _ = name;
+        false
     }
 }
 

@@ -18,13 +18,16 @@ use super::options::LoadOptions;
 /// Loads the plugin library at `path` and builds its plugin from `config`,
 /// with the default [`LoadOptions`] (from a unique copy of the file).
 ///
-/// Before the library is opened, the loader checks that the file exists, is
-/// a regular file, is a shared library for this machine, and that every
-/// loadable segment lies within the file (a truncated library is an error,
-/// not a crash). After opening it, and before calling any of its code, it
-/// checks the plugin's descriptor: magic, ABI version, the rustc and
-/// plugbus-core versions it was built with, and its message type's name,
-/// size, alignment and [`Fingerprint`] against `M`'s.
+/// Before the system loader maps any of the library, so before any of its
+/// code runs (initialisers included), the loader checks that the file
+/// exists, is a regular file that only this process's user or root can
+/// replace (see [`LoadOptions::trust_permissions`]), is a shared library for
+/// this machine whose every segment lies within the file (a truncated
+/// library is an error, not a crash), and exports a plugbus descriptor; it
+/// reads that descriptor from the file and checks it: magic, ABI version,
+/// the rustc and plugbus-core versions it was built with, and its message
+/// type's name, size, alignment and [`Fingerprint`] against `M`'s. After
+/// loading it confirms that the mapped descriptor is the one it read.
 ///
 /// # Safety
 /// Opening a library runs its initialisers (and closing it, its
@@ -88,9 +91,13 @@ pub unsafe fn load_with<M: Fingerprint + Send + Sync + 'static>(
     options: &LoadOptions,
 ) -> Result<DynamicPlugin<M>, LoadError> {
     let path = path.as_ref();
-    let expected = PluginDescriptor::new::<M>("", "");
+    // A static per message type (a promoted constant), kept in the binary
+    // even where the checks are inlined, so `plugbus inspect
+    // --check-against` finds what this host expects in its file.
+    let expected: &'static PluginDescriptor = const { &PluginDescriptor::new::<M>("", "") };
+    let expected = std::hint::black_box(expected);
     // SAFETY: the caller's promise, passed on.
-    let image = unsafe { Image::open(path, options, &expected)? };
+    let image = unsafe { Image::open(path, options, expected)? };
     let mut text = String::new();
     let mut object: *mut c_void = ptr::null_mut();
     // SAFETY: a checked table; `config` is readable for the call and

@@ -1,0 +1,205 @@
+//! Finding plugin libraries: the file name a crate's library has on this
+//! platform, the library cargo built in this workspace, and every library
+//! in a directory.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use plugbus_core::Fingerprint;
+
+use super::error::LoadError;
+use super::file::io_error;
+use super::options::LoadOptions;
+use super::plugin::{DynamicPlugin, load_with};
+
+/// The file name of a plugin crate's library on this platform:
+/// `libmy_plugin.so` on Linux, `libmy_plugin.dylib` on macOS,
+/// `my_plugin.dll` on Windows. Dashes in the crate's name become
+/// underscores, as cargo does.
+///
+/// # Example
+/// ```
+/// let name = plugbus_host_std::loader::library_filename("my-plugin");
+/// if cfg!(target_os = "linux") {
+///     assert_eq!(name, "libmy_plugin.so");
+/// }
+/// ```
+pub fn library_filename(crate_name: &str) -> OsString {
+    libloading::library_filename(crate_name.replace('-', "_"))
+}
+
+/// The library cargo built for plugin crate `crate_name` in the current
+/// workspace, with the profile of this build (`debug` or `release`, from
+/// `debug_assertions`): `<target>/<profile>/<file>`, or
+/// `<target>/<profile>/deps/<file>` where cargo puts the libraries of
+/// dependencies, whichever is newer. `<target>` is `CARGO_TARGET_DIR` if set (relative to the
+/// workspace root), else `target` in the workspace root, which is the
+/// nearest directory above the current one whose `Cargo.toml` has a
+/// `[workspace]` (or the nearest with a `Cargo.toml`). A target directory
+/// set in `.cargo/config.toml` is not read: set `CARGO_TARGET_DIR`.
+///
+/// # Errors
+/// [`LoadError::NotFound`] with the first place looked at if it is in
+/// neither.
+///
+/// # Example
+/// ```no_run
+/// let path = plugbus_host_std::loader::built_plugin("my_plugin")?;
+/// // SAFETY: our own plugin, built by cargo in this workspace.
+/// let plugin = unsafe { plugbus_host_std::load::<u64>(&path, "") }?;
+/// # Ok::<(), plugbus_host_std::LoadError>(())
+/// ```
+pub fn built_plugin(crate_name: &str) -> Result<PathBuf, LoadError> {
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    built_plugin_in(crate_name, profile)
+}
+
+/// [`built_plugin`] for another profile (`"release"`, or a custom one).
+///
+/// # Errors
+/// As [`built_plugin`].
+pub fn built_plugin_in(crate_name: &str, profile: &str) -> Result<PathBuf, LoadError> {
+    let here = std::env::current_dir()
+        .map_err(|e| io_error(Path::new(crate_name), "finding the current directory", e))?;
+    let target = target_dir(&here);
+    let file = library_filename(crate_name);
+    let places = [
+        target.join(profile).join(&file),
+        target.join(profile).join("deps").join(&file),
+    ];
+    // Cargo refreshes the first only when it builds the plugin crate
+    // itself, the second when it builds it for a dependent: the newer is
+    // the current build.
+    places
+        .iter()
+        .filter_map(|place| {
+            let modified = std::fs::metadata(place).ok()?.modified().ok()?;
+            Some((modified, place))
+        })
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, place)| place.clone())
+        .ok_or_else(|| LoadError::NotFound {
+            path: places[0].clone(),
+        })
+}
+
+/// Cargo's target directory for the workspace around `here`.
+fn target_dir(here: &Path) -> PathBuf {
+    let root = workspace_root(here).unwrap_or_else(|| here.to_owned());
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+fn workspace_root(here: &Path) -> Option<PathBuf> {
+    let mut nearest = None;
+    for dir in here.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        if text.lines().any(|line| line.trim() == "[workspace]") {
+            return Some(dir.to_owned());
+        }
+        nearest.get_or_insert_with(|| dir.to_owned());
+    }
+    nearest
+}
+
+/// One entry of [`load_dir`]: its path, and the plugin or why it is not one.
+pub type DirEntry<M> = (PathBuf, Result<DynamicPlugin<M>, LoadError>);
+
+/// Loads every file in `dir` as a plugin for messages `M` with the same
+/// configuration and options, and returns one result per directory entry,
+/// sorted by file name: a plugin, or why that entry is not one (a
+/// subdirectory, a text file, a library without a plugbus descriptor, a
+/// truncated or incompatible build). One bad file never stops the others.
+/// Each file's crate name comes from its own file name
+/// ([`LoadOptions::crate_name`] is ignored here).
+///
+/// # Safety
+/// As [`load`](super::load), for every file in the directory: the caller
+/// trusts every library in it.
+///
+/// # Errors
+/// Reading the directory itself; then each entry has its own result.
+///
+/// # Example
+/// ```no_run
+/// use plugbus_host_std::{Host, LoadOptions};
+///
+/// let host = Host::new();
+/// // SAFETY: the directory holds our own plugins only.
+/// for (path, plugin) in unsafe {
+///     plugbus_host_std::loader::load_dir::<u64>("plugins/", "", &LoadOptions::new())
+/// }? {
+///     match plugin {
+///         Ok(plugin) => {
+///             host.attach(plugin)?;
+///         }
+///         Err(error) => eprintln!("skipping {}: {}", path.display(), error.reason()),
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub unsafe fn load_dir<M: Fingerprint + Send + Sync + 'static>(
+    dir: impl AsRef<Path>,
+    config: &str,
+    options: &LoadOptions,
+) -> Result<Vec<DirEntry<M>>, LoadError> {
+    let dir = dir.as_ref();
+    let entries = std::fs::read_dir(dir).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => LoadError::NotFound {
+            path: dir.to_owned(),
+        },
+        _ => io_error(dir, "listing the directory", source),
+    })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error(dir, "listing the directory", e))?;
+        paths.push(entry.path());
+    }
+    paths.sort();
+    let mut options = options.clone();
+    options.crate_name = None;
+    Ok(paths
+        .into_iter()
+        .map(|path| {
+            // SAFETY: the caller's promise, for every file in `dir`.
+            let plugin = unsafe { load_with::<M>(&path, config, &options) };
+            (path, plugin)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_follow_the_platform_and_cargo() {
+        let name = library_filename("my-plugin");
+        let expected = format!(
+            "{}my_plugin{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        assert_eq!(name, OsString::from(expected));
+    }
+
+    #[test]
+    fn the_target_directory_is_the_workspaces() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = here.parent().unwrap();
+        let expected = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => root.join(dir),
+            None => root.join("target"),
+        };
+        assert_eq!(target_dir(here), expected);
+    }
+}
