@@ -40,7 +40,7 @@ fn main() {
             .unwrap_or_else(|error| panic!("{error}"));
         let (ask, replies) = report();
         let reports = if threads {
-            let mut host = plugbus_host_std::Host::new();
+            let host = plugbus_host_std::Host::new();
             host.attach(plugin).unwrap();
             host.send(Command::Concat(format!("cycle {i}"))).unwrap();
             host.send(ask).unwrap();

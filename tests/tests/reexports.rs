@@ -70,7 +70,10 @@ fn a_plugin_written_against_each_host_crate_runs_on_it() {
     host.attach(plugin).unwrap();
     host.send_batch([1, 2, 3, 4]).unwrap();
     assert_eq!(host.shutdown()[0].stats.handled, 3);
-    assert_eq!((replies.try_recv(), replies.try_recv()), (Some(2), Some(4)));
+    assert_eq!(
+        (replies.try_recv().as_deref(), replies.try_recv().as_deref()),
+        (Some(&2), Some(&4))
+    );
 
     let (plugin, replies) = smol_names::doubler(3);
     let host = plugbus_host_smol::Builder::new()
@@ -80,7 +83,10 @@ fn a_plugin_written_against_each_host_crate_runs_on_it() {
     host.attach(plugin).unwrap();
     host.send_batch_blocking([1, 2, 3, 4]).unwrap();
     assert_eq!(host.shutdown_blocking()[0].stats.handled, 3);
-    assert_eq!((replies.try_recv(), replies.try_recv()), (Some(2), Some(4)));
+    assert_eq!(
+        (replies.try_recv().as_deref(), replies.try_recv().as_deref()),
+        (Some(&2), Some(&4))
+    );
 
     let (plugin, replies) = tokio_names::doubler(3);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -91,6 +97,9 @@ fn a_plugin_written_against_each_host_crate_runs_on_it() {
     host.attach(plugin).unwrap();
     host.send_batch_blocking([1, 2, 3, 4]).unwrap();
     assert_eq!(host.shutdown_blocking()[0].stats.handled, 3);
-    assert_eq!((replies.try_recv(), replies.try_recv()), (Some(2), Some(4)));
+    assert_eq!(
+        (replies.try_recv().as_deref(), replies.try_recv().as_deref()),
+        (Some(&2), Some(&4))
+    );
     runtime.shutdown_timeout(Duration::from_secs(5));
 }

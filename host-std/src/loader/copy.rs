@@ -62,15 +62,13 @@ impl Copy {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o700));
         }
-        let private = builder
-            .tempdir_in(&base)
-            .map_err(|e| {
-                io_error(
-                    original,
-                    &format!("making a private directory in `{}`", base.display()),
-                    e,
-                )
-            })?;
+        let private = builder.tempdir_in(&base).map_err(|e| {
+            io_error(
+                original,
+                &format!("making a private directory in `{}`", base.display()),
+                e,
+            )
+        })?;
         // The system loader on Windows finds a DLL's name in its file name.
         let name = original
             .file_name()

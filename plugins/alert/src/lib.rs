@@ -235,7 +235,7 @@ mod tests {
             watch.record(&not_found(line as u64 + 1, second, path));
         }
         let raised: Vec<(u64, String)> = std::iter::from_fn(|| alerts.try_recv())
-            .map(|a| (a.line, a.path))
+            .map(|a| (a.line, a.path.clone()))
             .collect();
         // /a at 2 s, /b at 4 s; /a's third 404 (3 s) is within its window;
         // at 20 s /a has one 404 in the window, at 25 s two again.
@@ -258,7 +258,7 @@ mod tests {
             (summary.get("alerts"), summary.get("undelivered")),
             (Some(3), Some(2))
         );
-        assert_eq!(alerts.try_recv().map(|a| a.path), Some("/a".into()));
+        assert_eq!(alerts.try_recv().map(|a| a.path.clone()), Some("/a".into()));
         assert_eq!(alerts.dropped(), 2);
     }
 }
