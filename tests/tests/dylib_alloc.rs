@@ -14,7 +14,7 @@ use plugbus_commands::{Command, Summary};
 use plugbus_core::{Exit, LocalHost, Message, outbox};
 use plugbus_host_std::LoadError;
 use plugbus_tests::dylib::{
-    SCENARIO_MESSAGES, SCENARIO_TEXT, is_mapped, load_command_plugin, run_scenario,
+    Mapping, SCENARIO_MESSAGES, SCENARIO_TEXT, load_command_plugin, run_scenario,
 };
 
 /// Allocates through the system allocator with a tagged header in front of
@@ -137,7 +137,7 @@ fn dylib_plugins_free_with_their_own_allocator() {
 #[test]
 fn a_dynamic_answer_is_read_after_its_plugin_is_gone() {
     let plugin = load_command_plugin("plugbus_concat", "quiet").unwrap();
-    let loaded = plugin.loaded_from().to_owned();
+    let mapping = Mapping::of(plugin.loaded_from());
     let mut host = LocalHost::new();
     let id = host.attach(plugin).unwrap();
     host.send(Command::Concat(String::from("kept"))).unwrap();
@@ -146,14 +146,14 @@ fn a_dynamic_answer_is_read_after_its_plugin_is_gone() {
         .unwrap();
     let reports = host.shutdown();
     assert_eq!(reports[0].stats.handled, 2);
-    assert!(is_mapped(&loaded), "the answer keeps the library mapped");
+    assert!(mapping.is_mapped(), "the answer keeps the library mapped");
     let summary = answers.get(id).expect("concat answered");
     assert_eq!((summary.text.as_str(), summary.messages), ("kept", 2));
     // The host cannot take the value out of the library's allocation.
     let answer = answers.into_vec().pop().expect("one answer");
     let answer = Message::try_unwrap(answer.into_message()).unwrap_err();
     drop(answer);
-    assert!(!is_mapped(&loaded), "unloaded with the last answer");
+    assert!(!mapping.is_mapped(), "unloaded with the last answer");
 }
 
 /// An [`Outbox`](plugbus_core::Outbox) crosses to dynamic plugins inside a

@@ -32,9 +32,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use plugbus_core::Fingerprint;
-use plugbus_core::{Message, Outbox};
 use plugbus_core::ask::Request;
 use plugbus_core::ffi::ReplyTo;
+use plugbus_core::{Message, Outbox};
 
 /// A command broadcast to every plugin.
 #[derive(Debug, Fingerprint)]
