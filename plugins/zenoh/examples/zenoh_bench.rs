@@ -383,7 +383,7 @@ fn child(role: &str, messages: u64) -> Result<()> {
             let sender = host.sender();
             let forward = std::thread::spawn(move || {
                 while let Some(value) = replies.recv_blocking() {
-                    if sender.send(Net::local(value)).is_err() {
+                    if sender.send(Net::local(*value)).is_err() {
                         break;
                     }
                 }
