@@ -135,7 +135,7 @@ impl<M> Message<M> {
     pub(crate) fn with_hook(value: M, hook: *const Hook) -> Self {
         if !hook.is_null() {
             // SAFETY: a non-null hook is live: the caller holds a reference.
-            unsafe { Hook::retain(hook) };
+            unsafe { Hook::hold(hook) };
         }
         let owner = retain_own_image();
         let inner = Box::new(Inner {
@@ -206,20 +206,23 @@ impl<M> Message<M> {
             let (owner, hook) = ((*header).owner, (*header).hook);
             ((*header).release)(header);
             release_owner(owner);
-            Hook::release_if_any(hook);
+            Hook::unhold_if_any(hook);
             Ok(value)
         }
     }
 
     /// Tells a question's reply object that the lane of `plugin` is done
     /// with this envelope (a lane calls it after the filter, the handler,
-    /// or a panic in either); nothing for an envelope without a hook.
+    /// or a panic in either, when [`questions_live`] said so for its
+    /// batch); nothing for an envelope without a hook.
+    ///
+    /// [`questions_live`]: crate::ask::questions_live
     #[inline]
     pub(crate) fn delivered(&self, plugin: PluginId, delivery: Delivery<'_>) {
         let hook = self.header().hook;
         if !hook.is_null() {
             // SAFETY: the envelope retains its hook while it lives.
-            unsafe { Hook::delivered(hook, plugin, delivery) };
+            unsafe { tell_hook(hook, plugin, delivery) };
         }
     }
 
@@ -234,6 +237,17 @@ impl<M> Message<M> {
         // SAFETY: `inner` stays allocated while this envelope holds a count.
         unsafe { &self.inner.as_ref().header }
     }
+}
+
+/// The rare path of [`Message::delivered`], out of the lanes' loop.
+///
+/// # Safety
+/// `hook` is live.
+#[cold]
+#[inline(never)]
+unsafe fn tell_hook(hook: *const Hook, plugin: PluginId, delivery: Delivery<'_>) {
+    // SAFETY: live by the caller's contract.
+    unsafe { Hook::delivered(hook, plugin, delivery) };
 }
 
 /// Frees an envelope allocated by this binary. The value is dropped first
@@ -353,7 +367,7 @@ impl<M> Drop for Message<M> {
             let (owner, hook) = ((*header).owner, (*header).hook);
             ((*header).release)(header);
             release_owner(owner);
-            Hook::release_if_any(hook);
+            Hook::unhold_if_any(hook);
         }
     }
 }

@@ -113,3 +113,29 @@ fn the_sending_and_collecting_futures_are_send() {
     send(&collect);
     assert_value_not_impl!(collect, Unpin);
 }
+
+#[test]
+fn requests_responders_and_answers_cross_threads_with_sendable_answers() {
+    use plugbus_core::ask::{Answer, AnswerError, Answers, Asking, Done, Request, Responder};
+    // A request sits in a message every lane shares; a responder moves to
+    // whichever thread answers; answers go back to the asker.
+    assert_impl!(Request<String, u32>: Send, Sync, Unpin);
+    assert_impl!(Responder<u32>: Send, Sync, Unpin);
+    assert_impl!(Answers<u32>: Send, Sync, Unpin);
+    assert_impl!(Answer<u32>: Send, Sync, Unpin);
+    assert_impl!(AnswerError<u32>: Send, Sync, Unpin);
+    assert_impl!(Asking<u32>: Send, Sync, Unpin);
+    assert_impl!(Done<'static, u32>: Send, Sync, Unpin, Future<Output = ()>);
+    // An answer is shared like a message: not sendable if not `Sync`.
+    assert_not_impl!(Request<u32, Cell<u32>>: Send);
+    assert_not_impl!(Request<Cell<u32>, u32>: Sync);
+    assert_not_impl!(Responder<Rc<u32>>: Send);
+    assert_not_impl!(Answers<Cell<u32>>: Send);
+    let bus = Bus::<u32>::with_capacity(4);
+    let (asking, message) = Asking::<u32>::new(&bus, |_request: Request<(), u32>| 0, (), None);
+    let send_question = plugbus_core::ask::send(&bus, message);
+    fn send<T: Send>(_: &T) {}
+    send(&send_question);
+    assert_value_not_impl!(send_question, Unpin);
+    drop(asking);
+}

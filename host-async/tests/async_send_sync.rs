@@ -30,6 +30,13 @@ fn hosts_senders_and_their_futures_are_send() {
     send(&host.send_batch(vec![String::new()]));
     send(&sender.send(String::new()));
     send(&sender.send_batch(vec![String::new()]));
+    let ask = host.ask(
+        |_request: plugbus_host_async::ask::Request<(), u32>| String::new(),
+        (),
+        std::time::Duration::from_secs(1),
+    );
+    send(&ask);
+    drop(ask);
     send(&host.shutdown());
     send_sync(&LaneThread::new());
 }

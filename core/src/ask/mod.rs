@@ -85,5 +85,5 @@ mod request;
 
 pub use answers::{Answer, Answers};
 pub use asking::{Asking, Done, send, send_with};
-pub(crate) use reply::{Delivery, Hook};
+pub(crate) use reply::{Delivery, Hook, questions_live};
 pub use request::{AnswerError, Request, Responder};

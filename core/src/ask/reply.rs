@@ -13,7 +13,19 @@
 //! - the lanes, through the envelope's header: `delivered`, after the
 //!   filter and the handler ran (or panicked) for the question;
 //! - holders of a reference (the envelope, each request and responder, the
-//!   asker): `retain`, `release`.
+//!   asker): `retain`, `release`; the envelope's are `hold` and `unhold`,
+//!   which also count the question in [`questions_live`].
+//!
+//! # Lanes skip the hook while no question lives
+//! A lane would otherwise read every envelope's hook after every delivery.
+//! Instead it loads [`questions_live`] once per batch, after it took the
+//! batch (the Acquire load of the ring's tail, or the queue's lock), and
+//! looks at hooks only if some question's envelope is alive. That cannot
+//! miss a question in the batch: its envelope was counted before it was
+//! published, the lane's Acquire saw the publication, so the count it loads
+//! includes it; and the envelope is still counted while the batch holds it.
+//! The count lives in the binary that asks, and its lanes are that binary's
+//! (a host's), so both sides read one counter.
 //!
 //! Each plugin has a slot in the book. It is settled once the plugin
 //! answered, panicked, or its lane delivered the question and no responder
@@ -88,6 +100,23 @@ struct VTable {
         unsafe extern "C" fn(hook: *const Hook, plugin: u64, code: u8, text: *const u8, len: usize),
     retain: unsafe extern "C" fn(hook: *const Hook),
     release: unsafe extern "C" fn(hook: *const Hook),
+    /// `retain` for the question's envelope, counting it as live.
+    hold: unsafe extern "C" fn(hook: *const Hook),
+    /// `release` for the question's envelope.
+    unhold: unsafe extern "C" fn(hook: *const Hook),
+}
+
+/// Question envelopes alive in this binary (see the module's docs).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any question's envelope is alive: a lane looks at hooks only
+/// then. Call it after taking a batch (see the module's docs).
+#[inline]
+pub(crate) fn questions_live() -> bool {
+    // ORDERING: Relaxed after the lane's Acquire (tail load or queue lock),
+    // which made the count's increment for every envelope in its batch
+    // visible; see the module's docs.
+    LIVE.load(Ordering::Relaxed) != 0
 }
 
 /// The codes the functions exchange.
@@ -110,6 +139,27 @@ impl Hook {
     pub(crate) unsafe fn retain(hook: *const Hook) {
         // SAFETY: live by the caller's contract; the creator's function.
         unsafe { ((*hook).vtable.retain)(hook) }
+    }
+
+    /// Adds the reference a question's envelope holds, counted live.
+    ///
+    /// # Safety
+    /// `hook` is live: the caller holds a reference.
+    pub(crate) unsafe fn hold(hook: *const Hook) {
+        // SAFETY: live by the caller's contract; the creator's function.
+        unsafe { ((*hook).vtable.hold)(hook) }
+    }
+
+    /// Drops the reference a question's envelope held, if `hook` is not
+    /// null.
+    ///
+    /// # Safety
+    /// `hook` is null or the envelope's reference, given up.
+    pub(crate) unsafe fn unhold_if_any(hook: *const Hook) {
+        if !hook.is_null() {
+            // SAFETY: the reference keeps it live until this call.
+            unsafe { ((*hook).vtable.unhold)(hook) }
+        }
     }
 
     /// Drops a reference, if `hook` is not null.
@@ -271,6 +321,8 @@ impl<A: Send + Sync + 'static> Shared<A> {
         delivered: delivered::<A>,
         retain: retain::<A>,
         release: release::<A>,
+        hold: hold::<A>,
+        unhold: unhold::<A>,
     };
 
     /// A book with one open slot per plugin in `asked`.
@@ -522,6 +574,21 @@ unsafe extern "C" fn release<A: Send + Sync + 'static>(hook: *const Hook) {
     // last one drops the book: answers not taken (none once the asker
     // finished) are freed through their own envelopes.
     unsafe { Arc::decrement_strong_count(hook.cast::<Shared<A>>()) }
+}
+
+unsafe extern "C" fn hold<A: Send + Sync + 'static>(hook: *const Hook) {
+    // ORDERING: Relaxed: published to lanes with the envelope (see the
+    // module's docs).
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: as `retain`.
+    unsafe { retain::<A>(hook) }
+}
+
+unsafe extern "C" fn unhold<A: Send + Sync + 'static>(hook: *const Hook) {
+    // ORDERING: Relaxed: the envelope is gone, no lane holds it any more.
+    LIVE.fetch_sub(1, Ordering::Relaxed);
+    // SAFETY: as `release`.
+    unsafe { release::<A>(hook) }
 }
 
 // SAFETY: the hook is a pointer to a `'static` table of functions; the book

@@ -140,6 +140,9 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         let cursor = self.cursor;
         let local = &mut self.local;
         let id = self.shared.id;
+        // After the Acquire load of the tail: sees every question in the
+        // batch (see `crate::ask`'s reply object).
+        let questions = crate::ask::questions_live();
         let mut taken = 0;
         // One guard for the whole batch rather than one per message: the
         // loop stays tight (the per-message guard kept `deliver` out of
@@ -155,18 +158,22 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
                 if plugin.wants(message) {
                     let flow = plugin.handle_message(message);
                     local.handled += 1;
-                    message.delivered(id, Delivery::Handled);
+                    if questions {
+                        message.delivered(id, Delivery::Handled);
+                    }
                     if flow != Flow::Continue {
                         return flow;
                     }
                 } else {
                     local.filtered += 1;
-                    message.delivered(id, Delivery::Filtered);
+                    if questions {
+                        message.delivered(id, Delivery::Filtered);
+                    }
                 }
             }
             Flow::Continue
         });
-        if let Err(panic) = &outcome {
+        if let (Err(panic), true) = (&outcome, questions) {
             // SAFETY: the message that panicked, at `cursor + taken - 1`
             // (`taken` counts it), below the cursor we have not published.
             let message = unsafe { bus.slot(cursor.wrapping_add(taken - 1)) };
@@ -209,12 +216,14 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             .plugin
             .as_mut()
             .expect("a lane that has not exited has its plugin");
+        // After the queue's lock: sees every question in the batch.
+        let questions = crate::ask::questions_live().then_some(self.shared.id);
         let mut taken = 0;
         let mut outcome = Ok(Flow::Continue);
         let batch = self.batch.get_or_insert_with(Box::default);
         while let Some(message) = batch.pop_front() {
             taken += 1;
-            outcome = deliver(&mut **plugin, &message, &mut self.local, self.shared.id);
+            outcome = deliver(&mut **plugin, &message, &mut self.local, questions);
             if outcome != Ok(Flow::Continue) {
                 break;
             }
@@ -365,14 +374,19 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     }
 }
 
-/// Runs the filter, then the handler, counting the outcome and telling a
-/// question about it.
+/// Runs the filter, then the handler, counting the outcome, and telling a
+/// question about it as the plugin `questions` (if questions live).
 fn deliver<M: 'static>(
     plugin: &mut dyn Plugin<M>,
     message: &Message<M>,
     local: &mut Local,
-    id: PluginId,
+    questions: Option<PluginId>,
 ) -> Result<Flow, String> {
+    let tell = |delivery| {
+        if let Some(id) = questions {
+            message.delivered(id, delivery);
+        }
+    };
     local.received += 1;
     match guard(|| {
         if plugin.wants(message) {
@@ -383,16 +397,16 @@ fn deliver<M: 'static>(
     }) {
         Ok(None) => {
             local.filtered += 1;
-            message.delivered(id, Delivery::Filtered);
+            tell(Delivery::Filtered);
             Ok(Flow::Continue)
         }
         Ok(Some(flow)) => {
             local.handled += 1;
-            message.delivered(id, Delivery::Handled);
+            tell(Delivery::Handled);
             Ok(flow)
         }
         Err(panic) => {
-            message.delivered(id, Delivery::Panicked(&panic));
+            tell(Delivery::Panicked(&panic));
             Err(panic)
         }
     }
