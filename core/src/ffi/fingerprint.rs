@@ -52,11 +52,10 @@ use crate::outbox::Outbox;
 /// host's message would free host memory with its own allocator.
 ///
 /// ```compile_fail
-/// // A reply that borrows the plugin's read-only data cannot cross.
-/// #[derive(plugbus_core::Fingerprint)]
-/// struct Greeting {
-///     text: &'static str,
-/// }
+/// // A reply that borrows the plugin's read-only data cannot cross (the
+/// // derive refuses such a field for the same reason: core/tests/ui).
+/// fn crosses<T: plugbus_core::Fingerprint>() {}
+/// crosses::<&'static str>();
 /// ```
 ///
 /// # Safety
