@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use plugbus_access_log::ConfigError;
-use plugbus_host_std::AttachError;
+use plugbus_host_std::{AttachError, LoadError};
 
 /// Why the demo could not run. Each prints its cause once, on one line.
 #[derive(Debug)]
@@ -20,6 +20,8 @@ pub(crate) enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// The plugin directory cannot be listed.
+    PluginDir(LoadError),
     /// A plugin library cargo should have built is not there.
     NotBuilt {
         file: String,
@@ -56,6 +58,7 @@ impl fmt::Display for Error {
                     dirs.join(" or ")
                 )
             }
+            Error::PluginDir(error) => write!(f, "{error}"),
             Error::Config { plugin, source } => write!(f, "plugin `{plugin}`: {source}"),
             Error::Attach { plugin, source } => write!(f, "cannot attach `{plugin}`: {source}"),
             Error::Closed => f.write_str("the host stopped taking messages"),

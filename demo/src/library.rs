@@ -1,30 +1,25 @@
-//! Finding plugin libraries: the ones cargo built for the demo, and every
-//! library in a directory.
-//!
-//! The loader is gaining these (a platform file name for a crate, locating
-//! a plugin in cargo's target directory, `load_dir`); until they are on
-//! main, this module is the small stand-in to replace.
+//! Finding plugin libraries: the ones cargo built for the demo, gathered
+//! into a plugin directory, and every entry of a directory loaded.
 
-use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use plugbus_access_log::LogEvent;
-use plugbus_host_std::{DynamicPlugin, LoadError, load};
+use plugbus_host_std::LoadOptions;
+use plugbus_host_std::loader::{DirEntry, built_plugin, library_filename, load_dir};
 
 use crate::error::Error;
 
-/// The file name of a plugin library for this platform:
-/// `libplugbus_tail.so`, `libplugbus_tail.dylib`, `plugbus_tail.dll`.
-pub(crate) fn file_name(crate_name: &str) -> String {
-    format!("{DLL_PREFIX}{crate_name}{DLL_SUFFIX}")
-}
-
-/// Where cargo put the cdylib of one of the demo's dependencies: in
-/// `deps/` beside this program, which is `target/<profile>/` under
-/// whichever target directory (`CARGO_TARGET_DIR`) and profile built it.
+/// Where cargo put the library of one of the demo's plugin crates: the
+/// loader's [`built_plugin`] (the workspace's target directory, honouring
+/// `CARGO_TARGET_DIR`, and this build's profile); for a demo run from
+/// outside the workspace, `deps/` beside this program, which is
+/// `target/<profile>/` of the build that made it.
 pub(crate) fn built(crate_name: &str) -> Result<PathBuf, Error> {
-    let file = file_name(crate_name);
+    if let Ok(path) = built_plugin(crate_name) {
+        return Ok(path);
+    }
+    let file = library_filename(crate_name);
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         what: "find this program",
         path: PathBuf::from("."),
@@ -36,7 +31,10 @@ pub(crate) fn built(crate_name: &str) -> Result<PathBuf, Error> {
         .iter()
         .map(|d| d.join(&file))
         .find(|path| path.is_file())
-        .ok_or(Error::NotBuilt { file, looked_in })
+        .ok_or_else(|| Error::NotBuilt {
+            file: file.to_string_lossy().into_owned(),
+            looked_in,
+        })
 }
 
 /// Puts the libraries cargo built for these crates into the plugin
@@ -53,11 +51,16 @@ pub(crate) fn gather(crate_names: &[&str], dir: &Path) -> Result<(), Error> {
     let staging = dir.parent().unwrap_or(dir);
     for name in crate_names {
         let from = built(name)?;
-        let to = dir.join(file_name(name));
+        let file = library_filename(name);
+        let to = dir.join(&file);
         if is_current(&to, &from) {
             continue;
         }
-        let part = staging.join(format!(".{}-{}.part", file_name(name), std::process::id()));
+        let part = staging.join(format!(
+            ".{}-{}.part",
+            file.to_string_lossy(),
+            std::process::id()
+        ));
         fs::copy(&from, &part).map_err(io("copy a plugin to", &part))?;
         fs::rename(&part, &to).map_err(io("move a plugin to", &to))?;
     }
@@ -75,36 +78,13 @@ fn is_current(copy: &Path, original: &Path) -> bool {
     }
 }
 
-/// The entries of `dir`, sorted by name.
-fn entries(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let io = |source| Error::Io {
-        what: "read the plugin directory",
-        path: dir.to_owned(),
-        source,
-    };
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io)? {
-        found.push(entry.map_err(io)?.path());
-    }
-    found.sort();
-    Ok(found)
-}
-
-/// One library of a plugin directory, and what loading it gave.
-pub(crate) type Loaded = (PathBuf, Result<DynamicPlugin<LogEvent>, LoadError>);
-
-/// Loads every entry of `dir` as a plugin, each with `config`: one result
-/// per entry (a plugin, or why it is not one), in file-name order.
-pub(crate) fn load_dir(dir: &Path, config: &str) -> Result<Vec<Loaded>, Error> {
-    Ok(entries(dir)?
-        .into_iter()
-        .map(|path| {
-            // SAFETY: the libraries are this workspace's log plugins, or
-            // ones the user put in the directory they named and vouches for.
-            let plugin = unsafe { load::<LogEvent>(&path, config) };
-            (path, plugin)
-        })
-        .collect())
+/// Loads every entry of `dir` as a plugin with `config` (the loader's
+/// [`load_dir`]): one result per entry, a plugin or why it is not one, in
+/// file-name order.
+pub(crate) fn load_all(dir: &Path, config: &str) -> Result<Vec<DirEntry<LogEvent>>, Error> {
+    // SAFETY: the libraries are this workspace's log plugins, or ones the
+    // user put in the directory they named and vouches for.
+    unsafe { load_dir::<LogEvent>(dir, config, &LoadOptions::new()) }.map_err(Error::PluginDir)
 }
 
 #[cfg(test)]
@@ -112,20 +92,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn file_names_follow_the_platform() {
-        assert_eq!(
-            file_name("plugbus_tail"),
-            format!("{DLL_PREFIX}plugbus_tail{DLL_SUFFIX}")
-        );
-    }
-
-    #[test]
     fn a_library_not_built_names_where_it_looked() {
         let error = built("plugbus_no_such_plugin").unwrap_err().to_string();
-        assert!(
-            error.contains(&file_name("plugbus_no_such_plugin")),
-            "{error}"
-        );
+        let file = library_filename("plugbus_no_such_plugin");
+        assert!(error.contains(&*file.to_string_lossy()), "{error}");
         assert!(error.contains("deps"), "{error}");
     }
 }

@@ -185,9 +185,8 @@ pub(crate) fn run(options: &Options) -> Result<(), Error> {
             }
         }
     }
-    for (_, reason) in &attachment.refused {
-        // The loader's error names the file.
-        output::line(&format!("skipped: {reason}"));
+    for (path, reason) in &attachment.refused {
+        output::line(&format!("skipped {}: {reason}", shown(path)));
     }
     let mode = options
         .progress

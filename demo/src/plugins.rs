@@ -155,7 +155,7 @@ pub(crate) fn attach(
             dir
         }
     };
-    for (path, plugin) in library::load_dir(&dir, &config)? {
+    for (path, plugin) in library::load_all(&dir, &config)? {
         match plugin {
             Ok(plugin) => {
                 // One of ours gets its attach options, or stays out if not
@@ -168,7 +168,7 @@ pub(crate) fn attach(
                 };
                 attach_one(host, &mut attachment, plugin, attach, Linked::Dynamic(path))?;
             }
-            Err(error) => attachment.refused.push((path, error.to_string())),
+            Err(error) => attachment.refused.push((path, error.reason().to_string())),
         }
     }
     attachment.dir = Some(dir);
