@@ -186,11 +186,7 @@ impl fmt::Display for RegistryError {
     }
 }
 
-impl core::error::Error for RegistryError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            RegistryError::Config { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-}
+/// The refusal is part of the message ("plugin `x` refused its
+/// configuration: reason"), so `source()` is `None`: a report that prints
+/// the chain says the reason once.
+impl core::error::Error for RegistryError {}
