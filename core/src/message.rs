@@ -515,8 +515,10 @@ mod tests {
     }
 
     /// A message whose `Drop` panics.
+    #[cfg(all(feature = "std", unix, not(miri)))]
     struct PanicsOnDrop;
 
+    #[cfg(all(feature = "std", unix, not(miri)))]
     impl Drop for PanicsOnDrop {
         fn drop(&mut self) {
             panic!("the message's drop panics");
