@@ -9,7 +9,7 @@ use core::task::{Context, Poll};
 use super::answers::Answers;
 use super::reply::{Deadline, Shared};
 use super::request::Request;
-use crate::dispatch::{Bus, into_value};
+use crate::dispatch::Bus;
 use crate::error::{SendError, TrySendError};
 use crate::message::Message;
 use crate::ring::Storage;
@@ -158,6 +158,14 @@ impl<A> fmt::Debug for Done<'_, A> {
     }
 }
 
+/// The value of a question's envelope that was not sent.
+fn question_value<M>(message: Message<M>) -> M {
+    match Message::unwrap_own(message) {
+        Ok(value) => value,
+        Err(_) => unreachable!("an unpublished question has a single reference"),
+    }
+}
+
 /// Sends a question's envelope, calling `wait` whenever a `Block` plugin is
 /// full and retrying after it returns, as [`Bus::send_with`] does.
 ///
@@ -175,7 +183,7 @@ pub fn send_with<M: Send + Sync + 'static, S: Storage<M>>(
                 message = back;
                 wait(bus);
             }
-            Err(TrySendError::Failed(error)) => return Err(error.map(into_value)),
+            Err(TrySendError::Failed(error)) => return Err(error.map(question_value)),
         }
     }
 }
@@ -195,7 +203,59 @@ pub async fn send<M: Send + Sync + 'static, S: Storage<M>>(
                 message = back;
                 Room::new(bus).await;
             }
-            Err(TrySendError::Failed(error)) => return Err(error.map(into_value)),
+            Err(TrySendError::Failed(error)) => return Err(error.map(question_value)),
         }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use alloc::vec;
+    use core::time::Duration;
+
+    use super::*;
+    use crate::LocalHost;
+    use crate::ask::Request;
+    use crate::error::SendError;
+    use crate::plugin::{Flow, Plugin};
+    use crate::policy::{AttachOptions, Overflow};
+
+    enum Msg {
+        Plain,
+        Ask(Request<u32, u32>),
+    }
+
+    struct Quiet;
+    impl Plugin<Msg> for Quiet {
+        fn handle_message(&mut self, _: &Message<Msg>) -> Flow {
+            Flow::Continue
+        }
+    }
+
+    /// A question a full `Reject` plugin refuses comes back in the send's
+    /// error with its message; its envelope and hook are freed with it.
+    #[test]
+    fn a_refused_question_comes_back_in_the_error() {
+        let mut host = LocalHost::with_capacity(4);
+        let full = host
+            .attach_with(
+                Quiet,
+                AttachOptions::new().overflow(Overflow::Reject).capacity(1),
+            )
+            .unwrap();
+        // Fills it: the lanes do not run until `ask`.
+        assert!(host.try_send(Msg::Plain).is_ok());
+        match host.ask(Msg::Ask, 7, Duration::from_secs(5)) {
+            Err(SendError::Rejected {
+                value: Msg::Ask(request),
+                refused,
+            }) => {
+                assert_eq!(*request.question(), 7);
+                assert_eq!(refused, vec![full]);
+            }
+            Err(other) => panic!("expected Rejected, got {other}"),
+            Ok(answers) => panic!("expected Rejected, got {answers:?}"),
+        }
+        assert_eq!(host.run_until_idle(), 1);
     }
 }

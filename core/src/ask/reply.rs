@@ -46,12 +46,12 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use core::task::{Context, Poll};
 
 use super::answers::{Answer, Answers};
 use crate::dispatch::guard::guard;
-use crate::message::Message;
+use crate::message::{ImageOwner, Message, retain_own_image};
 use crate::plugin::PluginId;
 use crate::ring::{TaskWake, Wake};
 
@@ -102,8 +102,9 @@ struct VTable {
     release: unsafe extern "C" fn(hook: *const Hook),
     /// `retain` for the question's envelope, counting it as live.
     hold: unsafe extern "C" fn(hook: *const Hook),
-    /// `release` for the question's envelope.
-    unhold: unsafe extern "C" fn(hook: *const Hook),
+    /// `release` for the question's envelope; returns the image owner that
+    /// `hold` retained for it, for the caller to release last.
+    unhold: unsafe extern "C" fn(hook: *const Hook) -> *const ImageOwner,
 }
 
 /// Question envelopes alive in this binary (see the module's docs).
@@ -141,25 +142,27 @@ impl Hook {
         unsafe { ((*hook).vtable.retain)(hook) }
     }
 
-    /// Adds the reference a question's envelope holds, counted live.
+    /// Adds the reference a question's envelope holds, counted live; it
+    /// also retains the asking binary's image for the envelope (which has
+    /// no room of its own for it: see `Message::with_hook`).
     ///
     /// # Safety
-    /// `hook` is live: the caller holds a reference.
+    /// `hook` is live: the caller holds a reference. Called once per
+    /// question, from the binary that made it.
     pub(crate) unsafe fn hold(hook: *const Hook) {
         // SAFETY: live by the caller's contract; the creator's function.
         unsafe { ((*hook).vtable.hold)(hook) }
     }
 
-    /// Drops the reference a question's envelope held, if `hook` is not
-    /// null.
+    /// Drops the reference a question's envelope held; returns the image
+    /// owner retained for it, which the caller releases after everything
+    /// else (it may unload the code of `hook`).
     ///
     /// # Safety
-    /// `hook` is null or the envelope's reference, given up.
-    pub(crate) unsafe fn unhold_if_any(hook: *const Hook) {
-        if !hook.is_null() {
-            // SAFETY: the reference keeps it live until this call.
-            unsafe { ((*hook).vtable.unhold)(hook) }
-        }
+    /// `hook` is the envelope's reference, given up.
+    pub(crate) unsafe fn unhold(hook: *const Hook) -> *const ImageOwner {
+        // SAFETY: the reference keeps it live until this call.
+        unsafe { ((*hook).vtable.unhold)(hook) }
     }
 
     /// Drops a reference, if `hook` is not null.
@@ -241,6 +244,9 @@ pub(crate) struct Shared<A> {
     late: AtomicUsize,
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     deadline: Deadline,
+    /// The asking binary's image, retained by `hold` for the question's
+    /// envelope and handed back by `unhold`.
+    envelope_owner: AtomicPtr<ImageOwner>,
 }
 
 /// Who was asked and what they said.
@@ -344,6 +350,7 @@ impl<A: Send + Sync + 'static> Shared<A> {
             asker: TaskWake::new(),
             late: AtomicUsize::new(0),
             deadline,
+            envelope_owner: AtomicPtr::new(core::ptr::null_mut()),
         })
     }
 
@@ -577,6 +584,14 @@ unsafe extern "C" fn release<A: Send + Sync + 'static>(hook: *const Hook) {
 }
 
 unsafe extern "C" fn hold<A: Send + Sync + 'static>(hook: *const Hook) {
+    // SAFETY: the caller holds a reference, and the hook is one of ours.
+    let shared = unsafe { shared::<A>(hook) };
+    let owner = retain_own_image();
+    // ORDERING: Relaxed: a handover to `unhold`, which runs after the
+    // envelope's last reference is gone (the count's Acquire orders it).
+    shared
+        .envelope_owner
+        .store(owner.cast_mut(), Ordering::Relaxed);
     // ORDERING: Relaxed: published to lanes with the envelope (see the
     // module's docs).
     LIVE.fetch_add(1, Ordering::Relaxed);
@@ -584,11 +599,18 @@ unsafe extern "C" fn hold<A: Send + Sync + 'static>(hook: *const Hook) {
     unsafe { retain::<A>(hook) }
 }
 
-unsafe extern "C" fn unhold<A: Send + Sync + 'static>(hook: *const Hook) {
+unsafe extern "C" fn unhold<A: Send + Sync + 'static>(hook: *const Hook) -> *const ImageOwner {
+    // SAFETY: the caller gives up the envelope's reference, so it is live
+    // until `release` below; the hook is one of ours.
+    let owner = unsafe { shared::<A>(hook) }
+        .envelope_owner
+        // ORDERING: see `hold`.
+        .swap(core::ptr::null_mut(), Ordering::Relaxed);
     // ORDERING: Relaxed: the envelope is gone, no lane holds it any more.
     LIVE.fetch_sub(1, Ordering::Relaxed);
     // SAFETY: as `release`.
-    unsafe { release::<A>(hook) }
+    unsafe { release::<A>(hook) };
+    owner
 }
 
 // SAFETY: the hook is a pointer to a `'static` table of functions; the book
