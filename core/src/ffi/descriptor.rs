@@ -11,7 +11,7 @@ pub const MAGIC: [u8; 8] = *b"\x7fPLUGBUS";
 /// The version of the descriptor, thunk table and envelope layouts. A loader
 /// only reads the rest of a descriptor whose `abi_version` equals its own.
 /// Version 3: `on_attach` takes the plugin's id as a `u64`. Version 4: an
-/// envelope's header ends with a question's hook (`ask`).
+/// envelope's owner field may hold a question's hook, tagged (`ask`).
 pub const ABI_VERSION: u32 = 4;
 
 /// The compiler that built this copy of plugbus-core, as `rustc -V` says it
