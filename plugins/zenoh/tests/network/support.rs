@@ -279,6 +279,7 @@ pub(crate) fn spawn_child(test: &str, role: &str) -> Child {
     Command::new(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ROLE, role)
+        .env(PORT_SLOT, port_slot().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -334,8 +335,48 @@ pub(crate) fn wait_child(what: &str, child: &mut Child, limit: Duration) {
 }
 
 /// A loopback TCP endpoint.
+///
+/// The tests name ports in 17,500..17,600; each test process moves them to
+/// a block of 100 of its own (a "slot", passed to its children in
+/// [`PORT_SLOT`]), so two runs of this binary at once (two worktrees, two
+/// users on one machine) do not take each other's ports.
 pub(crate) fn tcp(port: u16) -> String {
+    assert!(
+        (FIRST_NAMED_PORT..FIRST_NAMED_PORT + 100).contains(&port),
+        "test ports are named in {FIRST_NAMED_PORT}..{}",
+        FIRST_NAMED_PORT + 100
+    );
+    let port = FIRST_PORT + port_slot() * 100 + (port - FIRST_NAMED_PORT);
     format!("tcp/127.0.0.1:{port}")
+}
+
+/// The environment variable that hands a child its parent's port slot.
+const PORT_SLOT: &str = "PLUGBUS_ZENOH_PORT_SLOT";
+/// The first port the tests name, and the first port they use.
+const FIRST_NAMED_PORT: u16 = 17_500;
+const FIRST_PORT: u16 = 20_000;
+/// Slots of 100 ports from 20,000 up to 32,000 (below Linux's ephemeral
+/// ports, 32,768 and up, so a connection's local port never takes one).
+const SLOTS: u16 = 120;
+
+/// This process's slot: its parent's, or the first from one picked by the
+/// process id whose ports are all free now.
+fn port_slot() -> u16 {
+    static SLOT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *SLOT.get_or_init(|| {
+        if let Some(slot) = std::env::var(PORT_SLOT).ok().and_then(|s| s.parse().ok()) {
+            return slot;
+        }
+        let start = (std::process::id() % u32::from(SLOTS)) as u16;
+        (0..SLOTS)
+            .map(|i| (start + i) % SLOTS)
+            .find(|slot| {
+                let first = FIRST_PORT + slot * 100;
+                (first..first + 100)
+                    .all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+            })
+            .unwrap_or(start)
+    })
 }
 
 /// Ends the whole test process if the test is still running after
