@@ -2,7 +2,10 @@
 //! that sends to them and shuts them down.
 
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_lite::future::or;
@@ -19,6 +22,7 @@ use crate::lane_thread::LaneThread;
 use crate::park::park_until_room;
 use crate::runtime::Runtime;
 use crate::sender::Sender;
+use crate::watch::Watch;
 
 /// A plugbus host with an async API: one task per plugin on the runtime
 /// `R` (an executor of smol, a handle of tokio, or any [`Runtime`]).
@@ -219,10 +223,26 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let sink = self.reports.sink().ok_or(AttachError::Closed)?;
+        // The lane's watch is made once the bus has given it its id; the
+        // lane cannot end before it is spawned, after the watch is set.
+        let exit = Arc::new(OnceLock::<Watch>::new());
+        let finish = {
+            let exit = exit.clone();
+            move |report: Report| {
+                if let Some(watch) = exit.get() {
+                    watch.finished(&report);
+                }
+                sink(report);
+            }
+        };
+        let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
         let lane = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
         let id = lane.id();
-        self.runtime.spawn(lane);
+        let capacity = capacity.unwrap_or(self.capacity());
+        let watch = Watch::attached(id, lane.name().unwrap_or(""), overflow, capacity);
+        let _ = exit.set(watch.clone());
+        self.runtime.spawn(Watched { lane, watch });
         Ok(id)
     }
 
@@ -532,5 +552,27 @@ impl<M: Send + Sync + 'static, R: Runtime + fmt::Debug> fmt::Debug for Host<M, R
             .field("bus", self.bus())
             .field("runtime", &self.runtime)
             .finish_non_exhaustive()
+    }
+}
+
+/// A lane's task with its watch, which looks at the lane's counters after
+/// each poll (see [`Watch`]: not per message).
+struct Watched<M: Send + Sync + 'static, F: FnOnce(Report)> {
+    lane: LaneTask<M, F>,
+    watch: Watch,
+}
+
+impl<M: Send + Sync + 'static, F: FnOnce(Report)> Future for Watched<M, F> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // `LaneTask` and `Watch` are `Unpin`.
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.lane).poll(cx);
+        if poll.is_pending() {
+            this.watch.polled(|| this.lane.stats());
+        }
+        poll
     }
 }

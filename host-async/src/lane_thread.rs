@@ -10,6 +10,7 @@ use std::thread::{self, JoinHandle};
 use plugbus_core::{AttachError, AttachOptions, Bus, Lane, Plugin, PluginId, Report, Step};
 
 use crate::park::Unpark;
+use crate::watch::Watch;
 
 /// Runs a plugin's lane on a thread of its own: the thread takes what was
 /// published as one batch, spins and yields briefly when there is nothing,
@@ -131,8 +132,10 @@ impl LaneThread {
         T: Send + 'static,
     {
         let wake = Arc::new(Unpark::new());
+        let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
         let lane = bus.attach(plugin, options, wake.clone())?;
         let id = lane.id();
+        let capacity = capacity.unwrap_or(bus.capacity());
         // A thread name cannot hold NUL; the lane keeps the name as given.
         let name = format!("{}{}", self.name_prefix, lane.name()).replace('\0', "\u{fffd}");
         let mut builder = thread::Builder::new().name(name);
@@ -141,10 +144,11 @@ impl LaneThread {
         }
         let tuning = self.tuning;
         let plugin = lane.name().to_owned();
+        let watch = Watch::attached(id, &plugin, overflow, capacity);
         // On failure the closure is dropped with the lane, which leaves the
         // bus, so no sender waits for a plugin that never runs.
         let thread = builder
-            .spawn(move || finish(run(lane, &wake, tuning)))
+            .spawn(move || finish(run(lane, &wake, tuning, watch)))
             .map_err(|error| AttachError::Spawn {
                 plugin,
                 reason: error.to_string(),
@@ -200,28 +204,37 @@ impl Default for Tuning {
 
 /// Runs `lane` on the calling thread until its plugin exits, and returns its
 /// report. `wake` is the waker the lane was attached with.
-fn run(mut lane: Lane<impl Send + Sync + 'static>, wake: &Arc<Unpark>, tuning: Tuning) -> Report {
+fn run(
+    mut lane: Lane<impl Send + Sync + 'static>,
+    wake: &Arc<Unpark>,
+    tuning: Tuning,
+    mut watch: Watch,
+) -> Report {
     wake.register_current();
     // Plugin panics are caught inside `Lane::run`; this catches a panic in
     // the loop itself, so the lane still leaves a report. The payload is
     // dropped under a second catch and a second payload forgotten, so even
     // a payload whose `Drop` panics cannot take the report with it.
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drive(&mut lane, tuning))) {
+    let driven = panic::catch_unwind(AssertUnwindSafe(|| drive(&mut lane, tuning, &mut watch)));
+    if let Err(payload) = driven {
         if let Err(second) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
             if let Err(third) = panic::catch_unwind(AssertUnwindSafe(move || drop(second))) {
                 std::mem::forget(third);
             }
         }
     }
-    lane.finish()
+    let report = lane.finish();
+    watch.finished(&report);
+    report
 }
 
-fn drive<M: Send + Sync + 'static>(lane: &mut Lane<M>, tuning: Tuning) {
+fn drive<M: Send + Sync + 'static>(lane: &mut Lane<M>, tuning: Tuning, watch: &mut Watch) {
     let mut idle = 0u32;
     loop {
         match lane.run(tuning.batch) {
             Step::Done => return,
-            Step::Ran(_) => {
+            Step::Ran(taken) => {
+                watch.ran(taken, || lane.stats());
                 idle = 0;
                 if tuning.yield_after_batch {
                     thread::yield_now();
@@ -237,6 +250,7 @@ fn drive<M: Send + Sync + 'static>(lane: &mut Lane<M>, tuning: Tuning) {
             }
             Step::Idle => {
                 idle = 0;
+                watch.idle(|| lane.stats());
                 if lane.prepare_sleep() {
                     // Parking can wake spuriously; the bit is cleared only by
                     // a wake (or `close`/`detach`, which wake too).

@@ -65,9 +65,11 @@ pub mod common;
 mod deadline;
 mod host;
 mod lane_thread;
+pub mod metrics;
 mod park;
 mod runtime;
 mod sender;
+mod watch;
 
 pub use host::Host;
 pub use lane_thread::LaneThread;

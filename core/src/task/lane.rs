@@ -7,7 +7,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::dispatch::{Bus, Lane, Report, Step};
+use crate::dispatch::{Bus, Lane, Report, Stats, Step};
 use crate::error::AttachError;
 use crate::plugin::{Plugin, PluginId};
 use crate::policy::AttachOptions;
@@ -117,6 +117,17 @@ where
     /// The plugin's id.
     pub fn id(&self) -> PluginId {
         self.id
+    }
+
+    /// The plugin's name; `None` once the lane has ended.
+    pub fn name(&self) -> Option<&str> {
+        self.lane.as_ref().map(Lane::name)
+    }
+
+    /// A snapshot of the plugin's counters (what a host exports as
+    /// metrics between two polls); `None` once the lane has ended.
+    pub fn stats(&self) -> Option<Stats> {
+        self.lane.as_ref().map(Lane::stats)
     }
 
     fn finish(&mut self, lane: Lane<M, S>) {

@@ -91,6 +91,37 @@ pub unsafe fn load_with<M: Fingerprint + Send + Sync + 'static>(
     options: &LoadOptions,
 ) -> Result<DynamicPlugin<M>, LoadError> {
     let path = path.as_ref();
+    // SAFETY: the caller's promise, passed on.
+    let loaded = unsafe { construct(path, config, options) };
+    #[cfg(feature = "tracing")]
+    match &loaded {
+        Ok(plugin) => tracing::info!(
+            target: "plugbus",
+            path = %path.display(),
+            plugin = plugin.name,
+            version = plugin.descriptor().plugin_version(),
+            "plugin loaded"
+        ),
+        Err(error) => tracing::warn!(
+            target: "plugbus",
+            path = %path.display(),
+            reason = %error.reason(),
+            "plugin refused"
+        ),
+    }
+    loaded
+}
+
+/// Checks and loads the library, and builds the plugin: [`load_with`]
+/// without its events.
+///
+/// # Safety
+/// As [`load`].
+unsafe fn construct<M: Fingerprint + Send + Sync + 'static>(
+    path: &Path,
+    config: &str,
+    options: &LoadOptions,
+) -> Result<DynamicPlugin<M>, LoadError> {
     // A static per message type (a promoted constant), kept in the binary
     // even where the checks are inlined, so `plugbus inspect
     // --check-against` finds what this host expects in its file.
