@@ -159,8 +159,8 @@ impl std::fmt::Debug for Watch {
 #[cfg(feature = "tracing")]
 #[derive(Clone)]
 struct Events {
-    /// The default subscriber of the attaching thread.
-    dispatch: tracing::Dispatch,
+    /// The default subscriber of the attaching thread, if it had one.
+    dispatch: Option<tracing::Dispatch>,
     id: u64,
     name: Box<str>,
     lossy: bool,
@@ -187,12 +187,27 @@ impl Events {
 
     fn new(id: u64, name: &str, lossy: bool) -> Self {
         Events {
-            dispatch: tracing::dispatcher::get_default(Clone::clone),
+            // Without a subscriber there, the events go to the default of
+            // the thread that raises them (a global one set since, say).
+            // Raising them under "none" would also be wrong for others: a
+            // callsite first seen then could be cached as of no interest
+            // to anyone (tracing-core's single-dispatcher shortcut).
+            dispatch: tracing::dispatcher::get_default(|default| {
+                (!default.is::<tracing::subscriber::NoSubscriber>()).then(|| default.clone())
+            }),
             id,
             name: name.into(),
             lossy,
             told: 0,
             since: None,
+        }
+    }
+
+    /// Raises events under the attaching thread's subscriber.
+    fn tell(&self, raise: impl FnOnce()) {
+        match &self.dispatch {
+            Some(dispatch) => tracing::dispatcher::with_default(dispatch, raise),
+            None => raise(),
         }
     }
 
@@ -206,7 +221,7 @@ impl Events {
             return;
         };
         let (plugin, id) = (&*self.name, self.id);
-        tracing::dispatcher::with_default(&self.dispatch, || match news {
+        self.tell(|| match news {
             DropNews::First { dropped } => tracing::warn!(
                 target: "plugbus",
                 plugin,
@@ -249,7 +264,7 @@ impl Events {
     fn finished(&self, report: &Report) {
         let s = &report.stats;
         let (plugin, id) = (&*self.name, self.id);
-        tracing::dispatcher::with_default(&self.dispatch, || match (&report.exit, &report.panic) {
+        self.tell(|| match (&report.exit, &report.panic) {
             (Exit::Panicked, panic) => tracing::error!(
                 target: "plugbus",
                 plugin,

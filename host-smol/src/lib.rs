@@ -96,6 +96,7 @@ pub type Host<'ex, M> = plugbus_host_async::Host<M, Smol<'ex>>;
 
 #[doc(inline)]
 pub use plugbus_host_async::common::*;
+pub use plugbus_host_async::metrics;
 pub use plugbus_host_async::{DEFAULT_CAPACITY, Sender};
 
 #[cfg(feature = "loader")]

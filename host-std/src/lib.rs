@@ -45,3 +45,4 @@ pub use loader::{DynamicPlugin, Exposure, LoadError, LoadOptions, load, load_wit
 
 #[doc(inline)]
 pub use plugbus_host_async::common::*;
+pub use plugbus_host_async::metrics;

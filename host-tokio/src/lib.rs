@@ -102,6 +102,7 @@ pub type Host<M> = plugbus_host_async::Host<M, Tokio>;
 
 #[doc(inline)]
 pub use plugbus_host_async::common::*;
+pub use plugbus_host_async::metrics;
 pub use plugbus_host_async::{DEFAULT_CAPACITY, Sender};
 
 #[cfg(feature = "loader")]

@@ -6,6 +6,7 @@
 pub mod async_hosts;
 pub mod conformance;
 pub mod dylib;
+pub mod observe;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
