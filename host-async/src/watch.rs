@@ -5,9 +5,10 @@
 //! Nothing here runs per message. A lane calls [`Watch::ran`] after each
 //! batch and [`Watch::idle`] before it sleeps; those add the batch's size
 //! to a count and look at the lane's counters only every
-//! [`EXPORT_EVERY`] messages, when the lane goes idle, and (for the drop
-//! summary of a lossy lane) after each of its batches. With both features
-//! off a `Watch` is empty and every call compiles to nothing.
+//! [`EXPORT_EVERY`] messages and when the lane goes idle (with `metrics`),
+//! and after each batch of a lossy lane (with `tracing`, for its drops).
+//! With both features off a `Watch` is empty and every call compiles to
+//! nothing.
 //!
 //! Both facades are bound where the plugin is attached: the metric handles
 //! are registered with the recorder in force on the attaching thread, and
@@ -29,6 +30,10 @@ use plugbus_core::{Overflow, PluginId, Report, Stats};
 /// `docs/benchmarks.md`.
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 const EXPORT_EVERY: u64 = 4096;
+
+/// Whether counters are exported (else only lossy lanes are looked at).
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+const EXPORTS: bool = cfg!(feature = "metrics");
 
 /// At most one summary of a lossy lane's drops per this long.
 #[cfg(feature = "tracing")]
@@ -77,7 +82,7 @@ impl Watch {
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         {
             self.pending += taken as u64;
-            if self.pending >= EXPORT_EVERY || self.watches_drops() {
+            if (EXPORTS && self.pending >= EXPORT_EVERY) || self.watches_drops() {
                 self.look(stats());
             }
         }
@@ -91,7 +96,7 @@ impl Watch {
     )]
     pub(crate) fn idle(&mut self, stats: impl FnOnce() -> Stats) {
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        if self.pending > 0 {
+        if self.pending > 0 && (EXPORTS || self.watches_drops()) {
             self.look(stats());
         }
     }
