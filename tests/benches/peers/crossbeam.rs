@@ -18,6 +18,13 @@ pub(crate) struct CrossbeamFanOut {
     threads: Vec<JoinHandle<u64>>,
 }
 
+impl CrossbeamFanOut {
+    /// A copy of the senders, one per plugin, for another sending thread.
+    pub(crate) fn senders(&self) -> Vec<Sender<Arc<u64>>> {
+        self.senders.clone()
+    }
+}
+
 impl BenchHost for CrossbeamFanOut {
     fn attach_sum_plugins(&mut self, summers: Vec<Summer>) {
         for mut summer in summers {

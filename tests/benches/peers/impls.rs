@@ -35,6 +35,9 @@ pub(crate) struct Impl {
     pub(crate) latency: bool,
     /// How many idle plugins W3 attaches, or `None` to leave it out of W3.
     pub(crate) idle_plugins: Option<usize>,
+    /// The most plugins W1 gives it: peers too slow at thousands of plugins
+    /// to finish a run in reasonable time stop earlier.
+    pub(crate) max_plugins: usize,
 }
 
 /// W3's plugin count for hosts with a task or a slot per plugin.
@@ -51,7 +54,19 @@ impl Impl {
             batch: 1,
             latency: true,
             idle_plugins: Some(IDLE_PLUGINS),
+            max_plugins: usize::MAX,
         }
+    }
+
+    /// W1 runs it at no more than `plugins` plugins.
+    fn up_to(mut self, plugins: usize) -> Self {
+        self.max_plugins = plugins;
+        self
+    }
+
+    /// Whether W1 runs it at `plugins` plugins.
+    pub(crate) fn runs_at(&self, plugins: usize) -> bool {
+        plugins <= self.max_plugins
     }
 
     /// Runs one OS thread per plugin (W3 attaches fewer).
@@ -79,10 +94,20 @@ impl Impl {
     }
 }
 
+/// The most plugins W1 gives the batched variants. The slower peers stop
+/// at 1024 (`message_plugins` at 256, where it makes about 0.2 M
+/// deliveries/s); the floor, crossbeam, tokio broadcast and every plugbus
+/// host without a batch go on to the largest count.
+const BATCHED_UP_TO: usize = 1024;
+
 /// The name of the floor, which W1's `ratio_to_floor` divides by.
 pub(crate) const FLOOR: &str = "floor";
 /// The name of crossbeam fan-out, which the `ratio_to_crossbeam` fields divide by.
 pub(crate) const CROSSBEAM: &str = "crossbeam";
+/// The names the loaded and senders workloads need.
+pub(crate) const PLUGBUS_STD: &str = "plugbus-std";
+pub(crate) const PLUGBUS_TOKIO: &str = "plugbus-tokio";
+pub(crate) const TOKIO_BROADCAST: &str = "tokio-broadcast";
 
 /// Every implementation, in the order of the table.
 ///
@@ -98,44 +123,49 @@ pub(crate) fn implementations() -> Vec<Impl> {
         Impl::new("plugbus-local", Kind::Plugbus, || {
             Box::new(LocalBench::new())
         }),
-        Impl::new("plugbus-std", Kind::Plugbus, || Box::new(StdBench::new())).thread_per_plugin(),
+        Impl::new(PLUGBUS_STD, Kind::Plugbus, || Box::new(StdBench::new())).thread_per_plugin(),
         Impl::new("plugbus-std-batch64", Kind::Plugbus, || {
             Box::new(StdBench::new())
         })
-        .batched(64),
+        .batched(64)
+        .up_to(BATCHED_UP_TO),
         Impl::new("plugbus-smol", Kind::Plugbus, || Box::new(SmolBench::new())),
         Impl::new("plugbus-smol-batch64", Kind::Plugbus, || {
             Box::new(SmolBench::new())
         })
-        .batched(64),
-        Impl::new("plugbus-tokio", Kind::Plugbus, || {
-            Box::new(TokioBench::new())
-        }),
+        .batched(64)
+        .up_to(BATCHED_UP_TO),
+        Impl::new(PLUGBUS_TOKIO, Kind::Plugbus, || Box::new(TokioBench::new())),
         Impl::new("plugbus-tokio-batch64", Kind::Plugbus, || {
             Box::new(TokioBench::new())
         })
-        .batched(64),
+        .batched(64)
+        .up_to(BATCHED_UP_TO),
         Impl::new("message_plugins-q4", Kind::Peer, || {
             Box::new(Predecessor::default_queue())
         })
-        .thread_per_plugin(),
+        .thread_per_plugin()
+        .up_to(256),
         Impl::new("message_plugins-q1024", Kind::Peer, || {
             Box::new(Predecessor::with_capacity(1024))
         })
-        .thread_per_plugin(),
+        .thread_per_plugin()
+        .up_to(256),
         Impl::new(CROSSBEAM, Kind::Peer, || {
             Box::new(CrossbeamFanOut::default())
         })
         .thread_per_plugin(),
-        Impl::new("tokio-mpsc", Kind::Peer, || Box::new(TokioMpsc::new())),
-        Impl::new("tokio-broadcast", Kind::Peer, || {
+        Impl::new("tokio-mpsc", Kind::Peer, || Box::new(TokioMpsc::new())).up_to(1024),
+        Impl::new(TOKIO_BROADCAST, Kind::Peer, || {
             Box::new(TokioBroadcast::new())
         }),
         Impl::new("smol-async-channel", Kind::Peer, || {
             Box::new(SmolChannel::new())
-        }),
+        })
+        .up_to(1024),
         Impl::new("smol-async-broadcast", Kind::Peer, || {
             Box::new(SmolBroadcast::new())
-        }),
+        })
+        .up_to(1024),
     ]
 }

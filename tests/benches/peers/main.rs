@@ -1,7 +1,10 @@
 //! plugbus against its peers: throughput (W1), latency (W2), idle memory
 //! (W3) and dynamic loading (W4), every implementation in the same run; the
-//! CPU time of an idle plugbus host (`idle`); and the round trip of a
-//! question to 16 plugins (`ask`) against tokio channels wired by hand.
+//! CPU time of an idle plugbus host (`idle`); the round trip of a
+//! question to 16 plugins (`ask`) against tokio channels wired by hand;
+//! W1 beside a CPU-bound thread of the benchmark's own (`loaded`);
+//! host-std with several sending threads (`senders`); and the shutdown
+//! time of thousands of plugins (`shutdown`).
 //!
 //! ```text
 //! cargo bench -p plugbus-tests --bench peers              # everything, a few minutes
@@ -28,11 +31,14 @@ mod floor;
 mod host;
 mod idle;
 mod impls;
+mod loaded;
 mod options;
 mod plot;
 mod plugbus;
 mod predecessor;
 mod report;
+mod senders;
+mod shutdown;
 mod smol_peers;
 mod stats;
 mod tokio_peers;
@@ -118,6 +124,7 @@ fn bench(options: &Options) -> Result<(), Failure> {
     let mut results = Results {
         cores,
         load_average: load_average(),
+        load_average_end: None,
         xcore_ns: xcore::start_round_trip_ns(),
         ..Results::default()
     };
@@ -126,7 +133,7 @@ fn bench(options: &Options) -> Result<(), Failure> {
         results.w1 = w1::run(&impls, options)?;
     }
     if options.workloads.w2 {
-        results.w2 = w2::run(&impls, options.latency_iterations)?;
+        results.w2 = w2::run(&impls, options.latency_iterations, options.runs)?;
     }
     if options.workloads.w3 {
         results.w3 = w3::run(&impls, options.idle_divisor)?;
@@ -137,11 +144,21 @@ fn bench(options: &Options) -> Result<(), Failure> {
     if options.workloads.idle {
         results.idle = idle::run(&impls, options.idle_window)?;
     }
+    if options.workloads.loaded {
+        results.loaded = loaded::run(&impls, options)?;
+    }
+    if options.workloads.senders {
+        results.senders = senders::run(options)?;
+    }
+    if options.workloads.shutdown {
+        results.shutdown = shutdown::run(&impls, options)?;
+    }
     let asked = if options.workloads.ask {
         ask::run(options.latency_iterations / 4)?
     } else {
         Vec::new()
     };
+    results.load_average_end = load_average();
     println!("{}", results.tables());
     print!("{}", results.lines());
     print!("{}", ask::report(&asked));
@@ -191,14 +208,18 @@ fn smoke() -> Result<(), Failure> {
     for imp in implementations() {
         for plugins in [1, 3] {
             let result = w1::run_once(&imp, plugins, SMOKE_MESSAGES).map(|elapsed| {
+                let rate =
+                    (SMOKE_MESSAGES * plugins as u64) as f64 / elapsed.as_secs_f64().max(1e-9);
                 points.push(w1::Point {
                     name: imp.name,
                     kind: imp.kind,
                     batch: imp.batch,
                     plugins,
                     messages: SMOKE_MESSAGES,
-                    deliveries_per_s: (SMOKE_MESSAGES * plugins as u64) as f64
-                        / elapsed.as_secs_f64().max(1e-9),
+                    deliveries_per_s: rate,
+                    min_per_s: rate,
+                    max_per_s: rate,
+                    runs: 1,
                     xcore_ns: 0.0,
                 });
             });
@@ -256,6 +277,7 @@ fn smoke() -> Result<(), Failure> {
             batch: 1,
             latency: false,
             idle_plugins: None,
+            max_plugins: usize::MAX,
         };
         let result = w1::run_once(&faulty, 3, SMOKE_MESSAGES);
         let caught = matches!(
@@ -278,6 +300,39 @@ fn smoke() -> Result<(), Failure> {
             } else {
                 Err(Failure::Usage(format!("{fault:?} gave {result:?}")))
             },
+        );
+    }
+    // The three workloads of several senders, background load and shutdown,
+    // on tiny sizes.
+    for senders in senders::SENDERS {
+        record(
+            format!("senders plugbus-std senders={senders}"),
+            senders::std_once(3, SMOKE_MESSAGES, senders).map(drop),
+        );
+        record(
+            format!("senders crossbeam senders={senders}"),
+            senders::crossbeam_once(3, SMOKE_MESSAGES, senders).map(drop),
+        );
+    }
+    {
+        let _background = loaded::Background::start();
+        for imp in implementations()
+            .iter()
+            .filter(|imp| loaded::NAMES.contains(&imp.name))
+        {
+            record(
+                format!("loaded {} plugins=3", imp.name),
+                w1::run_once(imp, 3, SMOKE_MESSAGES).map(drop),
+            );
+        }
+    }
+    for imp in implementations()
+        .iter()
+        .filter(|imp| shutdown::takes_part(imp))
+    {
+        record(
+            format!("shutdown {} plugins=3", imp.name),
+            shutdown::run_once(imp, 3, std::time::Duration::from_millis(5)).map(drop),
         );
     }
     for (what, result) in ask::smoke() {

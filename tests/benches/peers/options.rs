@@ -10,14 +10,17 @@ pub(crate) const USAGE: &str = "\
 cargo bench -p plugbus-tests --bench peers -- [options]
 
   --quick               short runs for a smoke check (env PLUGBUS_BENCH_QUICK=1)
-  --workloads LIST      any of w1,w2,w3,w4,idle,ask (env PLUGBUS_BENCH_WORKLOADS; default all)
+  --workloads LIST      any of w1,w2,w3,w4,idle,ask,loaded,senders,shutdown
+                        (env PLUGBUS_BENCH_WORKLOADS; default all)
   --impls LIST          implementation names (env PLUGBUS_BENCH_IMPLS; default all;
                         the floor and crossbeam are always run for the ratios)
   --only                run only the implementations --impls names, without the
                         floor and crossbeam (their ratios print na): for profiling
-  --plugins LIST        W1 plugin counts (default 1,4,16,64,256)
-  --seconds S           target time of one W1 run (default 1, quick 0.05)
-  --runs N              W1 runs per point, the median is reported (default 3)
+  --plugins LIST        W1 plugin counts (default 1,4,16,64,256,1024,2048,4096; the
+                        batched variants and slower peers stop at 1024 or 256)
+  --seconds S           target time of one W1, loaded or senders run (default 1, quick 0.05)
+  --runs N              runs per point of W1, W2, loaded, senders and shutdown; the
+                        median is reported with the least and the most (default 3)
   --idle-seconds S      how long the idle workload sends nothing (default 2, quick 0.5)
   --plot PATH           where W1's SVG plot goes, relative to the workspace root
                         (default docs/w1-throughput.svg)
@@ -37,6 +40,12 @@ pub(crate) struct Workloads {
     pub(crate) idle: bool,
     /// Request and response: one question to 16 plugins (`ask.rs`).
     pub(crate) ask: bool,
+    /// W1 beside a CPU-bound thread of the benchmark's own (`loaded.rs`).
+    pub(crate) loaded: bool,
+    /// host-std with 1, 2 and 4 sending threads (`senders.rs`).
+    pub(crate) senders: bool,
+    /// Shutdown time of 1,024 and 4,096 plugins (`shutdown.rs`).
+    pub(crate) shutdown: bool,
 }
 
 /// What the binary was asked to do.
@@ -99,10 +108,13 @@ impl Options {
                 w4: true,
                 idle: true,
                 ask: true,
+                loaded: true,
+                senders: true,
+                shutdown: true,
             },
             impls: None,
             only: false,
-            plugins: vec![1, 4, 16, 64, 256],
+            plugins: vec![1, 4, 16, 64, 256, 1024, 2048, 4096],
             seconds: if quick { 0.05 } else { 1.0 },
             runs: 3,
             plot: Some(default_plot()),
@@ -161,6 +173,9 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
         w4: false,
         idle: false,
         ask: false,
+        loaded: false,
+        senders: false,
+        shutdown: false,
     };
     for name in list(value) {
         match name.to_ascii_lowercase().as_str() {
@@ -170,6 +185,9 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
             "w4" => chosen.w4 = true,
             "idle" => chosen.idle = true,
             "ask" => chosen.ask = true,
+            "loaded" => chosen.loaded = true,
+            "senders" => chosen.senders = true,
+            "shutdown" => chosen.shutdown = true,
             other => return Err(Failure::Usage(format!("unknown workload {other:?}"))),
         }
     }

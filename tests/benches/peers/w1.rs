@@ -21,6 +21,11 @@ pub(crate) struct Point {
     pub(crate) messages: u64,
     /// The median over the runs.
     pub(crate) deliveries_per_s: f64,
+    /// The slowest and the fastest run.
+    pub(crate) min_per_s: f64,
+    pub(crate) max_per_s: f64,
+    /// How many runs the median is of.
+    pub(crate) runs: usize,
     /// The median of the round trips measured before each run.
     pub(crate) xcore_ns: f64,
 }
@@ -46,10 +51,22 @@ pub(crate) fn run_once(imp: &Impl, plugins: usize, messages: u64) -> Result<Dura
 /// Finds a message count for which one run takes about `seconds`, with
 /// pilot runs of growing size.
 fn calibrate(imp: &Impl, plugins: usize, seconds: f64) -> Result<u64, Failure> {
+    calibrate_with(plugins, seconds, |messages| {
+        run_once(imp, plugins, messages)
+    })
+}
+
+/// [`calibrate`] for any run: `once(messages)` sends that many messages to
+/// `plugins` plugins and returns the time it took.
+pub(crate) fn calibrate_with(
+    plugins: usize,
+    seconds: f64,
+    mut once: impl FnMut(u64) -> Result<Duration, Failure>,
+) -> Result<u64, Failure> {
     let pilot = (seconds / 5.0).max(0.005);
     let mut messages = (20_000 / plugins as u64).max(GRAIN);
     loop {
-        let elapsed = run_once(imp, plugins, messages)?.as_secs_f64().max(1e-6);
+        let elapsed = once(messages)?.as_secs_f64().max(1e-6);
         if elapsed >= pilot {
             let scaled = messages as f64 * seconds / elapsed;
             return Ok(((scaled as u64).div_ceil(GRAIN) * GRAIN).max(GRAIN));
@@ -59,14 +76,26 @@ fn calibrate(imp: &Impl, plugins: usize, seconds: f64) -> Result<u64, Failure> {
     }
 }
 
-/// Runs W1 for every implementation and plugin count. The runs of all
+/// Runs W1 for every implementation and plugin count (an implementation
+/// only up to its [`max_plugins`](Impl::max_plugins)). The runs of all
 /// implementations are interleaved at each plugin count, so a change of the
 /// machine's regime hits them alike.
 pub(crate) fn run(impls: &[Impl], options: &Options) -> Result<Vec<Point>, Failure> {
+    run_at(impls, &options.plugins, options, "w1")
+}
+
+/// [`run`] at the given plugin counts; `label` starts each progress line.
+pub(crate) fn run_at(
+    impls: &[Impl],
+    counts: &[usize],
+    options: &Options,
+    label: &str,
+) -> Result<Vec<Point>, Failure> {
     let mut points = Vec::new();
-    for &plugins in &options.plugins {
+    for &plugins in counts {
+        let impls: Vec<&Impl> = impls.iter().filter(|imp| imp.runs_at(plugins)).collect();
         let mut messages = Vec::with_capacity(impls.len());
-        for imp in impls {
+        for imp in &impls {
             messages.push(calibrate(imp, plugins, options.seconds)?);
         }
         let mut rates = vec![Vec::with_capacity(options.runs); impls.len()];
@@ -86,10 +115,13 @@ pub(crate) fn run(impls: &[Impl], options: &Options) -> Result<Vec<Point>, Failu
                 plugins,
                 messages: messages[i],
                 deliveries_per_s: median(&mut rates[i]),
+                min_per_s: rates[i].iter().copied().fold(f64::INFINITY, f64::min),
+                max_per_s: rates[i].iter().copied().fold(0.0, f64::max),
+                runs: rates[i].len(),
                 xcore_ns: median(&mut xcore[i]),
             };
             eprintln!(
-                "w1 {:<24} P={:<3} N={:<9} {:>8.2} M/s  xcore {:.0} ns",
+                "{label} {:<24} P={:<4} N={:<9} {:>8.2} M/s  xcore {:.0} ns",
                 point.name,
                 plugins,
                 point.messages,
