@@ -60,7 +60,9 @@ mod net;
 mod publisher;
 mod source;
 mod window;
-pub mod wire;
+
+/// The encoding alone (header plus postcard), shared with other transports.
+pub use plugbus_wire as wire;
 
 pub use config::{Config, ConfigError, Congestion, Mode};
 pub use link::{Link, LinkError};

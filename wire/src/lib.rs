@@ -1,7 +1,10 @@
-//! The bytes that cross the network: a small header, then the message
-//! encoded with [postcard].
+//! The bytes a plugbus message crosses between processes as: a small
+//! header, then the message encoded with [postcard].
 //!
-//! Any transport can reuse this module: it knows nothing of zenoh.
+//! Any transport can use it: it knows nothing of one. `plugbus-zenoh`
+//! sends these frames over the network (and re-exports this crate as
+//! `plugbus_zenoh::wire`); `plugbus-host-std`'s isolated plugins send them
+//! through shared memory to a child process.
 //!
 //! ```text
 //! kind     1 byte   1 = a message, 2 = the end of an origin's stream
@@ -11,7 +14,7 @@
 //! ```
 //!
 //! ```
-//! use plugbus_zenoh::wire::{self, Frame, Header, Origin};
+//! use plugbus_wire::{self as wire, Frame, Header, Origin};
 //!
 //! let header = Header { origin: Origin::from_u64(7), sequence: 0 };
 //! let mut bytes = Vec::new();
@@ -22,6 +25,9 @@
 //! // Bytes that are not a frame give a typed error, never a panic.
 //! assert!(wire::decode::<u64>(&[9, 9]).is_err());
 //! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use core::fmt;
 use core::str::FromStr;
@@ -38,7 +44,8 @@ const ORIGIN_LEN: usize = 8;
 pub const MAX_HEADER_LEN: usize = 1 + ORIGIN_LEN + 10;
 
 /// Who first published a message: a random id chosen once per publishing
-/// host (per [`Link`](crate::Link)), kept when the message is relayed.
+/// host (per zenoh link, per isolated plugin), kept when the message is
+/// relayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, plugbus_core::Fingerprint)]
 pub struct Origin(u64);
 
