@@ -149,6 +149,20 @@ impl PluginId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// The id with this number, as [`get`](Self::get) gave it: for a
+    /// process that runs a plugin on behalf of a host in another process
+    /// (an isolated plugin's runner passes on the id its host chose). An
+    /// id made up here names no plugin of this process's hosts.
+    ///
+    /// ```
+    /// # use plugbus_core::PluginId;
+    /// let id = PluginId::from_raw(7);
+    /// assert_eq!(id.get(), 7);
+    /// ```
+    pub const fn from_raw(id: u64) -> Self {
+        PluginId(id)
+    }
 }
 
 impl core::fmt::Display for PluginId {

@@ -206,6 +206,33 @@ impl<M: Send + Sync + 'static> Host<M> {
         self.attach_with(plugin, AttachOptions::new())
     }
 
+    /// Starts the plugin in the library at `path` in a child process of its
+    /// own ([`Isolated`](crate::isolated::Isolated), with `config` for its
+    /// constructor) and attaches it with the lane options in `options`.
+    /// Returns its id and a handle on the child's counters.
+    ///
+    /// # Errors
+    /// An [`IsolateError`](crate::isolated::IsolateError): the library
+    /// refused, the child not started, or the attach refused.
+    #[cfg(all(feature = "isolate", target_os = "linux"))]
+    pub fn attach_isolated(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        config: &str,
+        options: crate::isolated::IsolateOptions,
+    ) -> Result<(PluginId, crate::isolated::IsolatedHandle), crate::isolated::IsolateError>
+    where
+        M: plugbus_core::Fingerprint + serde::Serialize,
+    {
+        let lane = options.lane_options();
+        let plugin = crate::isolated::Isolated::<M>::spawn(path, config, options)?;
+        let handle = plugin.handle();
+        let id = self
+            .attach_with(plugin, lane)
+            .map_err(crate::isolated::IsolateError::Attach)?;
+        Ok((id, handle))
+    }
+
     /// Attaches a plugin on a new thread named after it; it sees exactly the
     /// messages sent after this returns.
     ///

@@ -23,6 +23,7 @@
 //!
 //! # Features
 //! - `loader` (default): load plugins from dynamic libraries.
+//! - `isolate`: run a plugin in a child process of its own ([`isolated`]).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -35,6 +36,11 @@ mod sender;
 #[cfg(feature = "loader")]
 #[allow(unsafe_code)]
 pub mod loader;
+
+// Unsafe code in the shared memory and the child's start only.
+#[cfg(feature = "isolate")]
+#[allow(unsafe_code)]
+pub mod isolated;
 
 pub use host::{Builder, DEFAULT_CAPACITY, Host};
 pub use plugbus_host_async::LaneThread;

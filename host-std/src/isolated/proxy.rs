@@ -1,0 +1,640 @@
+//! The host's side: a plugin that forwards its lane's messages to a child
+//! process, and the watcher thread that starts, watches and restarts it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use plugbus_core::ffi::PluginDescriptor;
+use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId, Status};
+use plugbus_wire::{self as wire, Header, Origin};
+use serde::Serialize;
+
+use super::child::EXIT_LOAD;
+use super::error::IsolateError;
+use super::options::IsolateOptions;
+use super::process::{self, Running, Start};
+use super::shm::{self, BUSY, Segment};
+use super::stats::{Death, IsolatedStats};
+
+/// The fast flag the lane reads per message; details are in `Watch`.
+const RUNNING: u8 = 0;
+const DETACHED: u8 = 1;
+const GAVE_UP: u8 = 2;
+
+/// A plugin whose code runs in a child process of its own.
+///
+/// It is attached like any plugin (its lane, overflow policy and counters
+/// are the host's); its `handle_message` writes the message, encoded with
+/// serde + postcard, into shared memory and returns without waiting for
+/// the child, which loads the plugin's library with the loader's checks
+/// and handles the messages in order. A child that dies (any signal,
+/// abort, `exit`) or hangs past the deadline is replaced per the restart
+/// policy, and gets every message not yet finished except the one that was
+/// being handled, which is dead-lettered. Linux only.
+///
+/// The lane's `handled` counts messages forwarded; what the plugin
+/// finished is [`IsolatedStats::acknowledged`], read through a
+/// [`handle`](Isolated::handle).
+///
+/// ```no_run
+/// use plugbus_host_std::Host;
+/// use plugbus_host_std::isolated::{IsolateOptions, Isolated};
+/// # #[derive(serde::Serialize, serde::Deserialize, plugbus_core::Fingerprint)] struct Job(u64);
+///
+/// // The runner's main calls plugbus_host_std::isolated::run_child::<Job>().
+/// let options = IsolateOptions::new().runner("target/debug/job-runner");
+/// let plugin = Isolated::<Job>::spawn("target/debug/libjob_plugin.so", "", options)?;
+/// let handle = plugin.handle();
+/// let host = Host::new();
+/// host.attach(plugin)?;
+/// host.send(Job(1))?;
+/// host.shutdown(); // the child drains, runs on_detach, exits
+/// assert_eq!(handle.stats().acknowledged, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Isolated<M> {
+    shared: Arc<Shared>,
+    watcher: Option<JoinHandle<()>>,
+    buffer: Vec<u8>,
+    origin: Origin,
+    sequence: u64,
+    _message: PhantomData<fn(&M)>,
+}
+
+/// A handle on an isolated plugin once it is attached: its counters and
+/// its child's process id.
+#[derive(Clone)]
+pub struct IsolatedHandle {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    segment: Segment,
+    name: String,
+    phase: AtomicU8,
+    pid: AtomicU32,
+    forwarded: AtomicU64,
+    oversized: AtomicU64,
+    unencodable: AtomicU64,
+    watch: Mutex<Watch>,
+    changed: Condvar,
+}
+
+struct Watch {
+    stats: IsolatedStats,
+    /// Why the plugin's lane ends, once it does.
+    gave_up: Option<String>,
+    /// The watcher has reaped the last child and returned.
+    ended: bool,
+    /// The proxy is dropped: kill the child and return.
+    stop: bool,
+}
+
+impl Shared {
+    fn watch(&self) -> MutexGuard<'_, Watch> {
+        self.watch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stats(&self) -> IsolatedStats {
+        let mut stats = self.watch().stats.clone();
+        stats.forwarded = self.forwarded.load(Ordering::Relaxed);
+        stats.oversized = self.oversized.load(Ordering::Relaxed);
+        stats.unencodable = self.unencodable.load(Ordering::Relaxed);
+        stats.acknowledged = self.segment.control().handled.load(Ordering::Relaxed);
+        stats
+    }
+
+    /// Wakes a lane waiting for room, so it re-reads the position and the
+    /// phase.
+    fn wake_lane(&self) {
+        let bell = &self.segment.control().host_waiting;
+        // ORDERING: SeqCst, the waker's half of the handshake in `shm`.
+        if bell.swap(0, Ordering::SeqCst) != 0 {
+            shm::futex_wake(bell);
+        }
+    }
+}
+
+impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
+    /// Checks the library at `path` as the loader would for `M` (from the
+    /// file, without loading it here), starts a child that loads it with
+    /// `config` and the loader's checks, and waits until the child says
+    /// the plugin is constructed.
+    ///
+    /// # Errors
+    /// [`IsolateError::Load`] if the host's check refuses the file,
+    /// [`IsolateError::Child`] with the child's error if it could not load
+    /// or construct the plugin, [`IsolateError::Spawn`] if the process or
+    /// the shared memory could not be made, [`IsolateError::Timeout`],
+    /// [`IsolateError::Unsupported`] off Linux.
+    pub fn spawn(
+        path: impl AsRef<Path>,
+        config: &str,
+        options: IsolateOptions,
+    ) -> Result<Isolated<M>, IsolateError> {
+        let path = path.as_ref();
+        let inspection = crate::loader::inspect(path)?;
+        inspection.check_against(const { &PluginDescriptor::new::<M>("", "") })?;
+        let name = inspection.descriptor.plugin_name().to_owned();
+        let program = match &options.runner {
+            Some(program) => program.clone(),
+            None => std::env::current_exe().map_err(IsolateError::Spawn)?,
+        };
+        let segment = Segment::create(options.ring_bytes).map_err(IsolateError::Spawn)?;
+        segment
+            .control()
+            .plugin_id
+            .store(u64::MAX, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            segment,
+            name,
+            phase: AtomicU8::new(RUNNING),
+            pid: AtomicU32::new(0),
+            forwarded: AtomicU64::new(0),
+            oversized: AtomicU64::new(0),
+            unencodable: AtomicU64::new(0),
+            watch: Mutex::new(Watch {
+                stats: IsolatedStats::default(),
+                gave_up: None,
+                ended: false,
+                stop: false,
+            }),
+            changed: Condvar::new(),
+        });
+        let (started, first) = mpsc::channel();
+        let watcher = Watcher {
+            shared: Arc::clone(&shared),
+            program,
+            library: path.to_path_buf(),
+            config: config.to_owned(),
+            options,
+            restarts: VecDeque::new(),
+        };
+        let watcher = thread::Builder::new()
+            .name(format!("plugbus-isolated-{}", shared.name))
+            .spawn(move || watcher.run(&started))
+            .map_err(IsolateError::Spawn)?;
+        let outcome = first
+            .recv()
+            .unwrap_or_else(|_| Err(IsolateError::Child("the watcher thread ended".into())));
+        let isolated = Isolated {
+            shared,
+            watcher: Some(watcher),
+            buffer: Vec::new(),
+            origin: Origin::random(),
+            sequence: 0,
+            _message: PhantomData,
+        };
+        outcome.map(|()| isolated)
+    }
+}
+
+impl<M> Isolated<M> {
+    /// A handle that stays valid after the plugin is attached.
+    pub fn handle(&self) -> IsolatedHandle {
+        IsolatedHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The flow to return instead of forwarding, if the plugin ended.
+    fn ended(&self) -> Option<Flow> {
+        // ORDERING: Acquire pairs with the watcher's Release store after it
+        // recorded why in `Watch`.
+        match self.shared.phase.load(Ordering::Acquire) {
+            RUNNING => None,
+            DETACHED => {
+                let status = self.shared.segment.control().status.load(Ordering::Relaxed);
+                Some(Flow::Detach(Status(status)))
+            }
+            _ => {
+                let reason = self.shared.watch().gave_up.clone().unwrap_or_default();
+                // The lane catches this and reports the plugin as panicked,
+                // with this text, as it would an in-process plugin's panic.
+                std::panic::panic_any(reason);
+            }
+        }
+    }
+
+    /// Waits until the ring has room up to `end`; false if the plugin
+    /// ended meanwhile.
+    fn wait_for_room(&self, end: u64) -> bool {
+        let control = self.shared.segment.control();
+        let capacity = self.shared.segment.capacity();
+        let fits = || {
+            // ORDERING: SeqCst: the sleeper's re-check in the handshake.
+            end - (control.progress.load(Ordering::SeqCst) & !BUSY) <= capacity
+                || self.shared.phase.load(Ordering::SeqCst) != RUNNING
+        };
+        while !fits() {
+            shm::sleep_unless(&control.host_waiting, Duration::from_millis(1), fits);
+        }
+        self.shared.phase.load(Ordering::Acquire) == RUNNING
+    }
+}
+
+impl<M: Serialize + Send + Sync + 'static> Plugin<M> for Isolated<M> {
+    fn handle_message(&mut self, message: &Message<M>) -> Flow {
+        if let Some(flow) = self.ended() {
+            return flow;
+        }
+        self.buffer.clear();
+        let header = Header {
+            origin: self.origin,
+            sequence: self.sequence,
+        };
+        if wire::encode(header, &**message, &mut self.buffer).is_err() {
+            self.shared.unencodable.fetch_add(1, Ordering::Relaxed);
+            return Flow::Continue;
+        }
+        let segment = &self.shared.segment;
+        if self.buffer.len() > segment.max_frame() {
+            self.shared.oversized.fetch_add(1, Ordering::Relaxed);
+            return Flow::Continue;
+        }
+        let control = segment.control();
+        // ORDERING: Relaxed: this lane is the only writer of `write`.
+        let write = control.write.load(Ordering::Relaxed);
+        let (_, end) = segment.place(write, self.buffer.len());
+        if !self.wait_for_room(end) {
+            return self.ended().unwrap_or(Flow::Continue);
+        }
+        // SAFETY: this lane is the segment's only writer (the watcher
+        // never writes frames), and the room check above keeps the bytes
+        // up to `end` clear of every frame not yet finished.
+        unsafe { segment.write_frame(write, &self.buffer) };
+        shm::publish_and_ring(&control.write, end, &control.child_sleeping);
+        self.sequence += 1;
+        self.shared.forwarded.fetch_add(1, Ordering::Relaxed);
+        Flow::Continue
+    }
+
+    fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn on_attach(&mut self, id: PluginId) {
+        // ORDERING: Release: the child reads it (Acquire) after it saw a
+        // frame published after this store, or at closing.
+        self.shared
+            .segment
+            .control()
+            .plugin_id
+            .store(id.get(), Ordering::Release);
+    }
+
+    fn on_detach(&mut self, exit: Exit) {
+        let control = self.shared.segment.control();
+        let closing = match exit {
+            Exit::Removed => 2,
+            _ => 1,
+        };
+        // ORDERING: SeqCst publication, then the child's bell, as for a frame.
+        control.closing.store(closing, Ordering::SeqCst);
+        if control.child_sleeping.swap(0, Ordering::SeqCst) != 0 {
+            shm::futex_wake(&control.child_sleeping);
+        }
+        // The child drains what was forwarded (restarted per policy if it
+        // dies), runs the plugin's on_detach and exits; the watcher reaps
+        // it. Each step is bounded by the hang deadline.
+        let mut watch = self.shared.watch();
+        while !watch.ended {
+            watch = self
+                .shared
+                .changed
+                .wait(watch)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl<M> Drop for Isolated<M> {
+    fn drop(&mut self) {
+        self.shared.watch().stop = true;
+        if let Some(watcher) = self.watcher.take() {
+            let _ = watcher.join();
+        }
+    }
+}
+
+impl<M> fmt::Debug for Isolated<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Isolated")
+            .field("name", &self.shared.name)
+            .field("forwarded", &self.sequence)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IsolatedHandle {
+    /// The plugin's counters (see [`IsolatedStats`]).
+    pub fn stats(&self) -> IsolatedStats {
+        self.shared.stats()
+    }
+
+    /// The process id of the child running the plugin now, if one runs.
+    pub fn child_pid(&self) -> Option<u32> {
+        Some(self.shared.pid.load(Ordering::Acquire)).filter(|&pid| pid != 0)
+    }
+
+    /// The plugin's name (its package's, from the library's descriptor).
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+}
+
+impl fmt::Debug for IsolatedHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IsolatedHandle")
+            .field("name", &self.shared.name)
+            .field("child_pid", &self.child_pid())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The thread that starts each child, watches it (death through its
+/// `pidfd`, hangs through its progress) and applies the restart policy.
+/// It starts every child itself: the parent-death signal follows the
+/// thread that forked.
+struct Watcher {
+    shared: Arc<Shared>,
+    program: PathBuf,
+    library: PathBuf,
+    config: String,
+    options: IsolateOptions,
+    restarts: VecDeque<Instant>,
+}
+
+/// Why the watcher stops watching.
+enum Outcome {
+    /// Start the next child.
+    Restart,
+    /// The plugin's lane ends (or the proxy was dropped).
+    Done,
+}
+
+impl Watcher {
+    fn run(mut self, started: &mpsc::Sender<Result<(), IsolateError>>) {
+        let running = match self.start() {
+            Ok(running) => running,
+            Err(error) => {
+                let _ = started.send(Err(error));
+                self.finish(None);
+                return;
+            }
+        };
+        match self.wait_ready(running) {
+            Ok(running) => {
+                let _ = started.send(Ok(()));
+                self.watch(running);
+            }
+            Err(error) => {
+                let _ = started.send(Err(error));
+                self.finish(None);
+            }
+        }
+    }
+
+    fn start(&self) -> Result<Running, IsolateError> {
+        let control = self.shared.segment.control();
+        control.ready.store(0, Ordering::Relaxed);
+        self.shared.segment.clear_error();
+        let running = process::start(&Start {
+            program: &self.program,
+            runner_args: &self.options.runner_args,
+            segment: self.shared.segment.fd(),
+            library: &self.library,
+            config: &self.config,
+            crate_name: self.options.crate_name.as_deref(),
+            memory_limit: self.options.memory_limit,
+            cpu_time_limit: self.options.cpu_time_limit,
+        })
+        .map_err(IsolateError::Spawn)?;
+        // ORDERING: Release, for handles reading the pid (Acquire).
+        self.shared.pid.store(running.child.id(), Ordering::Release);
+        Ok(running)
+    }
+
+    /// Waits until the first child has loaded the plugin.
+    fn wait_ready(&self, mut running: Running) -> Result<Running, IsolateError> {
+        let control = self.shared.segment.control();
+        let deadline = Instant::now() + self.options.start_timeout;
+        loop {
+            // ORDERING: Acquire pairs with the child's Release store.
+            if control.ready.load(Ordering::Acquire) != 0 {
+                return Ok(running);
+            }
+            if process::wait_readable(&running.pidfd, Duration::from_millis(1)) {
+                let status = running.child.wait().map_err(IsolateError::Spawn)?;
+                self.shared.pid.store(0, Ordering::Release);
+                let text = self.shared.segment.error();
+                return Err(IsolateError::Child(if text.is_empty() {
+                    format!("the runner {status} before it was ready")
+                } else {
+                    text
+                }));
+            }
+            if Instant::now() >= deadline {
+                let _ = running.child.kill();
+                let _ = running.child.wait();
+                self.shared.pid.store(0, Ordering::Release);
+                return Err(IsolateError::Timeout);
+            }
+        }
+    }
+
+    fn watch(&mut self, mut running: Running) {
+        loop {
+            let hung = match self.wait_for_end(&mut running) {
+                Some(hung) => hung,
+                None => return self.finish(None),
+            };
+            let status = running.child.wait();
+            self.shared.pid.store(0, Ordering::Release);
+            drop(running.pidfd);
+            let (code, signal) = match status {
+                Ok(status) => process::ending(status),
+                Err(_) => (None, None),
+            };
+            match self.after_death(code, signal, hung) {
+                Outcome::Done => return,
+                Outcome::Restart => match self.start() {
+                    Ok(next) => running = next,
+                    Err(error) => {
+                        let reason = format!(
+                            "isolated plugin `{}` could not be restarted: {error}",
+                            self.shared.name
+                        );
+                        return self.finish(Some(reason));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Waits until the child ends (true if it was killed as hung), or the
+    /// proxy is dropped (`None`, the child killed and reaped).
+    fn wait_for_end(&self, running: &mut Running) -> Option<bool> {
+        let control = self.shared.segment.control();
+        let deadline = self.options.hang_deadline;
+        let tick = (deadline / 8).clamp(Duration::from_millis(1), Duration::from_millis(50));
+        let mut seen = (u64::MAX, u64::MAX);
+        let mut since = Instant::now();
+        let mut hung = false;
+        loop {
+            if process::wait_readable(&running.pidfd, tick) {
+                return Some(hung);
+            }
+            if self.shared.watch().stop {
+                let _ = running.child.kill();
+                let _ = running.child.wait();
+                self.shared.pid.store(0, Ordering::Release);
+                return None;
+            }
+            // ORDERING: Relaxed: a sample; only its change over time matters.
+            let progress = control.progress.load(Ordering::Relaxed);
+            let handled = control.handled.load(Ordering::Relaxed);
+            if progress & BUSY == 0 || (progress, handled) != seen {
+                seen = (progress, handled);
+                since = Instant::now();
+            } else if !hung && since.elapsed() >= deadline {
+                hung = true;
+                let _ = running.child.kill();
+            }
+        }
+    }
+
+    /// Reads where the dead child stopped, dead-letters the message it was
+    /// handling, and decides whether a new child starts.
+    fn after_death(&mut self, code: Option<i32>, signal: Option<i32>, hung: bool) -> Outcome {
+        let shared = Arc::clone(&self.shared);
+        let segment = &shared.segment;
+        let control = segment.control();
+        // ORDERING: SeqCst loads after the child was reaped: its stores
+        // are all visible (the kernel's exit and our wait order them).
+        if control.detached.load(Ordering::SeqCst) != 0 {
+            self.shared.phase.store(DETACHED, Ordering::Release);
+            self.finish(None);
+            return Outcome::Done;
+        }
+        let write = control.write.load(Ordering::SeqCst);
+        let start = control.start.load(Ordering::SeqCst);
+        let progress = control.progress.load(Ordering::SeqCst);
+        let mut done = progress & !BUSY;
+        if done < start || done > write || done % 8 != 0 {
+            // A child that wrote nonsense: redeliver all it was given.
+            done = start;
+        }
+        let closing = control.closing.load(Ordering::SeqCst) != 0;
+        if closing && done == write {
+            // It drained everything: its exit (or death in on_detach) ends
+            // the plugin; nothing is left to redeliver.
+            self.finish(None);
+            return Outcome::Done;
+        }
+        let busy = progress & BUSY != 0 && done < write;
+        let (message, next) = match busy.then(|| segment.read_frame(done)).flatten() {
+            Some((bytes, next)) => (
+                wire::decode_header(bytes)
+                    .ok()
+                    .map(|(_, header, _)| header.sequence),
+                next,
+            ),
+            None => (None, done),
+        };
+        let death = Death {
+            code,
+            signal,
+            hung,
+            message,
+        };
+        let redelivered = count_frames(segment, next, write);
+        let load_error = (code == Some(EXIT_LOAD)).then(|| segment.error());
+        let allowed = self.options.restart && self.may_restart();
+        {
+            let mut watch = self.shared.watch();
+            watch.stats.dead_lettered += u64::from(busy);
+            watch.stats.hung += u64::from(hung);
+            watch.stats.last_death = Some(death.clone());
+            if allowed {
+                watch.stats.restarts += 1;
+                watch.stats.redelivered += redelivered;
+            }
+        }
+        // ORDERING: Relaxed: no child runs; the next one is started after
+        // these stores (process creation orders them), and the lane's room
+        // check reads `progress` with SeqCst after we wake it.
+        control.start.store(next, Ordering::SeqCst);
+        if allowed {
+            control.progress.store(next, Ordering::SeqCst);
+            self.shared.wake_lane();
+            return Outcome::Restart;
+        }
+        let mut reason = format!("isolated plugin `{}` {death}", self.shared.name);
+        if let Some(error) = load_error {
+            reason.push_str(&format!(" (could not load: {error})"));
+        }
+        reason.push_str(if self.options.restart {
+            "; restart intensity exceeded"
+        } else {
+            "; restarts are off"
+        });
+        // Frees the ring, so a lane waiting for room sees the end.
+        control.progress.store(write, Ordering::SeqCst);
+        self.finish(Some(reason));
+        Outcome::Done
+    }
+
+    /// Whether the restart intensity allows one more restart now.
+    fn may_restart(&mut self) -> bool {
+        let now = Instant::now();
+        while self
+            .restarts
+            .front()
+            .is_some_and(|&at| now.duration_since(at) > self.options.period)
+        {
+            self.restarts.pop_front();
+        }
+        if self.restarts.len() >= self.options.restarts as usize {
+            return false;
+        }
+        self.restarts.push_back(now);
+        true
+    }
+
+    /// The watcher returns: records why the lane ends (if it does), wakes
+    /// the lane and whoever waits in `on_detach`.
+    fn finish(&self, gave_up: Option<String>) {
+        let mut watch = self.shared.watch();
+        if let Some(reason) = gave_up {
+            watch.gave_up = Some(reason);
+            // ORDERING: Release, after the reason is stored (under the lock
+            // too): the lane loads the phase with Acquire.
+            self.shared.phase.store(GAVE_UP, Ordering::Release);
+        }
+        watch.ended = true;
+        drop(watch);
+        self.shared.changed.notify_all();
+        self.shared.wake_lane();
+    }
+}
+
+/// How many frames lie between two positions (the host's own frames).
+fn count_frames(segment: &Segment, mut from: u64, to: u64) -> u64 {
+    let mut count = 0;
+    while from < to {
+        match segment.read_frame(from) {
+            Some((_, next)) => from = next,
+            None => break,
+        }
+        count += 1;
+    }
+    count
+}

@@ -1,0 +1,430 @@
+//! Isolated plugins (issue 14): a plugin in a child process of its own.
+//!
+//! Each fault (a null write, abort, a stack overflow, an endless loop,
+//! `exit(3)`, a panic, `SIGKILL` from outside) kills one child; the host
+//! and an in-process plugin beside it go on, a new child is started, and
+//! the plugin's log shows every message but the fatal one finished exactly
+//! once, in order. Also: 1,000 restarts in a row leak no descriptor,
+//! shared-memory segment or zombie; a killed host's children exit within a
+//! second; typed errors for bad libraries; detach, give-up and limits.
+//! Every wait has a deadline and names what it waited for.
+
+#![cfg(target_os = "linux")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use plugbus_crash::Task;
+use plugbus_host_std::isolated::{IsolateError, IsolateOptions, Isolated, IsolatedHandle};
+use plugbus_host_std::{AttachOptions, Exit, Flow, Host, Message, Plugin, Status};
+use plugbus_tests::dylib::{library, scratch_dir};
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_isolated-runner");
+
+fn crash_library() -> PathBuf {
+    library("plugbus_crash")
+}
+
+fn options() -> IsolateOptions {
+    IsolateOptions::new().runner(RUNNER)
+}
+
+/// The numbers the plugin's children finished, from its log.
+fn finished(log: &Path) -> Vec<u64> {
+    let bytes = std::fs::read(log).unwrap_or_default();
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "isolated (std host): timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Counts what an in-process plugin beside the isolated one saw.
+struct Beside(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Plugin<Task> for Beside {
+    fn handle_message(&mut self, _: &Message<Task>) -> Flow {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Flow::Continue
+    }
+}
+
+/// Sends 0..20 with `fault(10)` as message 10, on the thread host, with an
+/// in-process plugin beside the isolated one; checks the log, the counters
+/// and the reports.
+fn survives(name: &str, fault: fn(u64) -> Task, options: IsolateOptions) -> IsolatedHandle {
+    let dir = scratch_dir(&format!("isolated-{name}"));
+    let log = dir.join("log");
+    let host = Host::new();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    host.attach(Beside(seen.clone())).expect("attach beside");
+    let (id, handle) = host
+        .attach_isolated(crash_library(), &format!("log={}", log.display()), options)
+        .expect("attach isolated");
+    for n in 0..20 {
+        let task = if n == 10 { fault(n) } else { Task::Record(n) };
+        host.send(task).expect("send");
+    }
+    let reports = host.shutdown();
+    let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
+    assert_eq!(
+        finished(&log),
+        expected,
+        "{name}: every message but the fatal one, once, in order"
+    );
+    let stats = handle.stats();
+    assert_eq!(stats.forwarded, 20, "{name}: {stats:?}");
+    assert_eq!(stats.acknowledged, 19, "{name}: {stats:?}");
+    assert_eq!(stats.dead_lettered, 1, "{name}: {stats:?}");
+    assert_eq!(stats.restarts, 1, "{name}: {stats:?}");
+    let death = stats.last_death.clone().expect("a death");
+    assert_eq!(death.message, Some(10), "{name}: {death}");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::Relaxed),
+        20,
+        "{name}: the plugin beside"
+    );
+    let report = reports
+        .iter()
+        .find(|r| r.id == id)
+        .expect("the isolated plugin's report");
+    assert_eq!(report.exit, Exit::Shutdown, "{name}");
+    assert_eq!(
+        report.stats.handled, 20,
+        "{name}: the lane counts what it forwarded"
+    );
+    assert!(reports.iter().all(|r| r.exit == Exit::Shutdown));
+    let _ = std::fs::remove_dir_all(dir);
+    handle
+}
+
+#[test]
+fn segfault_is_survived() {
+    let handle = survives("segfault", Task::Segfault, options());
+    let death = handle.stats().last_death.expect("death");
+    assert_eq!(death.signal, Some(libc::SIGSEGV), "{death}");
+}
+
+#[test]
+fn abort_is_survived() {
+    let handle = survives("abort", Task::Abort, options());
+    let death = handle.stats().last_death.expect("death");
+    assert_eq!(death.signal, Some(libc::SIGABRT), "{death}");
+}
+
+#[test]
+fn stack_overflow_is_survived() {
+    let handle = survives("overflow", Task::Overflow, options());
+    let death = handle.stats().last_death.expect("death");
+    // Rust's guard page handler reports the overflow and aborts; without
+    // it the kernel's SIGSEGV ends the process.
+    assert!(
+        matches!(death.signal, Some(libc::SIGABRT | libc::SIGSEGV)),
+        "{death}"
+    );
+}
+
+#[test]
+fn endless_loop_is_killed_at_the_deadline() {
+    let options = options().hang_deadline(Duration::from_millis(300));
+    let handle = survives("spin", Task::Spin, options);
+    let stats = handle.stats();
+    assert_eq!(stats.hung, 1, "{stats:?}");
+    let death = stats.last_death.expect("death");
+    assert!(death.hung, "{death}");
+    assert_eq!(death.signal, Some(libc::SIGKILL), "{death}");
+}
+
+#[test]
+fn exit_3_is_survived() {
+    let handle = survives("exit", |n| Task::Exit(n, 3), options());
+    let death = handle.stats().last_death.expect("death");
+    assert_eq!((death.code, death.signal), (Some(3), None), "{death}");
+}
+
+#[test]
+fn panic_is_survived() {
+    let handle = survives("panic", Task::Panic, options());
+    let death = handle.stats().last_death.expect("death");
+    assert_eq!(death.code, Some(101), "{death}");
+}
+
+#[test]
+fn memory_limit_kills_an_allocation_past_it() {
+    // 256 MiB of address space: the runner and the plugin fit, a 1 GiB
+    // vector does not, its allocation fails and Rust aborts.
+    let options = options().memory_limit(256 << 20);
+    let handle = survives("memory", |n| Task::Allocate(n, 1 << 30), options);
+    let death = handle.stats().last_death.expect("death");
+    assert_eq!(death.signal, Some(libc::SIGABRT), "{death}");
+}
+
+#[test]
+fn sigkill_from_outside_between_messages_loses_nothing() {
+    let dir = scratch_dir("isolated-sigkill");
+    let log = dir.join("log");
+    let host = Host::new();
+    let (_, handle) = host
+        .attach_isolated(
+            crash_library(),
+            &format!("log={}", log.display()),
+            options(),
+        )
+        .expect("attach isolated");
+    for n in 0..10 {
+        host.send(Task::Record(n)).expect("send");
+    }
+    wait_until("10 acknowledgements", || handle.stats().acknowledged == 10);
+    let pid = handle.child_pid().expect("a child");
+    // SAFETY: kill has no memory effects; the pid is our unreaped child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    wait_until("the restart", || handle.stats().restarts == 1);
+    // One message in flight when the signal comes: dead-lettered.
+    host.send(Task::Sleep(10, 2_000)).expect("send");
+    wait_until("the sleeping child", || {
+        handle.child_pid().is_some_and(|p| p != pid)
+    });
+    let sleeper = handle.child_pid().expect("a child");
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(sleeper as i32, libc::SIGKILL) }, 0);
+    for n in 11..20 {
+        host.send(Task::Record(n)).expect("send");
+    }
+    host.shutdown();
+    let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
+    assert_eq!(finished(&log), expected);
+    let stats = handle.stats();
+    assert_eq!((stats.restarts, stats.dead_lettered), (2, 1), "{stats:?}");
+    let death = stats.last_death.expect("death");
+    assert_eq!(
+        (death.signal, death.message),
+        (Some(libc::SIGKILL), Some(10)),
+        "{death}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+}
+
+fn shm_entries() -> usize {
+    std::fs::read_dir("/dev/shm").map_or(0, Iterator::count)
+}
+
+/// Children of this process that died and were not reaped.
+fn zombies() -> usize {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid ...: comm may hold spaces, so split
+            // after its closing parenthesis.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let mut fields = after.split_whitespace();
+            fields.next() == Some("Z") && fields.next() == Some(me.as_str())
+        })
+        .count()
+}
+
+#[test]
+fn a_thousand_restarts_leak_nothing() {
+    // Warm up: the first isolated plugin opens what stays open (the
+    // library's inspection caches nothing, but the test harness may).
+    let host = Host::new();
+    let (_, warm) = host
+        .attach_isolated(crash_library(), "", options())
+        .expect("attach");
+    host.send(Task::Exit(0, 3)).expect("send");
+    wait_until("the warm-up restart", || warm.stats().restarts == 1);
+    host.shutdown();
+    let (fds, shm, zombies_before) = (open_fds(), shm_entries(), zombies());
+
+    let host = Host::new();
+    let options = options().restart_intensity(u32::MAX, Duration::from_secs(1));
+    let (_, handle) = host
+        .attach_isolated(crash_library(), "", options)
+        .expect("attach");
+    let started = Instant::now();
+    for n in 0..1_000 {
+        host.send(Task::Exit(n, 3)).expect("send");
+    }
+    host.send(Task::Record(1_000)).expect("send");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while handle.stats().acknowledged < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "isolated (std host): 1,000 restarts took over 240 s: {:?}",
+            handle.stats()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    host.shutdown();
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.restarts, stats.dead_lettered, stats.acknowledged),
+        (1_000, 1_000, 1)
+    );
+    eprintln!("1,000 restarts in {:?}", started.elapsed());
+    assert_eq!(open_fds(), fds, "descriptors before and after");
+    assert_eq!(shm_entries(), shm, "/dev/shm entries before and after");
+    assert_eq!(zombies(), zombies_before, "zombies before and after");
+    assert_eq!(zombies(), 0);
+}
+
+#[test]
+fn a_killed_host_leaves_no_child() {
+    let shm = shm_entries();
+    let mut host = Command::new(RUNNER)
+        .arg("host")
+        .arg(crash_library())
+        .arg("3")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the host process");
+    let mut line = String::new();
+    let stdout = host.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("the host's line of child pids");
+    let children: Vec<i32> = line
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(
+        children.len(),
+        3,
+        "isolated (std host): the host printed {line:?}"
+    );
+    host.kill().expect("SIGKILL the host");
+    host.wait().expect("reap the host");
+    let killed = Instant::now();
+    let gone = |pid: i32| {
+        // Gone, or a zombie waiting for init to reap it (it has exited).
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+    };
+    while !children.iter().all(|&pid| gone(pid)) {
+        assert!(
+            killed.elapsed() < Duration::from_secs(1),
+            "isolated (std host): children {children:?} still run 1 s after their host was killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(shm_entries(), shm, "/dev/shm entries before and after");
+}
+
+#[test]
+fn a_plugin_that_detaches_ends_its_lane() {
+    let host = Host::new();
+    let (id, handle) = host
+        .attach_isolated(crash_library(), "", options())
+        .expect("attach");
+    host.send(Task::Record(0)).expect("send");
+    host.send(Task::Leave(1)).expect("send");
+    wait_until("the child's exit", || handle.child_pid().is_none());
+    host.send(Task::Record(2)).expect("send");
+    let reports = host.shutdown();
+    assert_eq!(reports[0].id, id);
+    assert_eq!(reports[0].exit, Exit::Detached(Status(3)));
+    assert_eq!(handle.stats().acknowledged, 2);
+}
+
+#[test]
+fn without_restarts_a_death_ends_the_lane_as_a_panic() {
+    let host = Host::new();
+    let options = options().restart(false);
+    let (_, handle) = host
+        .attach_isolated(crash_library(), "", options)
+        .expect("attach");
+    host.send(Task::Segfault(0)).expect("send");
+    wait_until("the death", || handle.stats().last_death.is_some());
+    host.send(Task::Record(1)).expect("send");
+    let reports = host.shutdown();
+    assert_eq!(reports[0].exit, Exit::Panicked);
+    let panic = reports[0].panic.clone().unwrap_or_default();
+    assert!(
+        panic.contains("SIGSEGV") && panic.contains("restarts are off"),
+        "{panic}"
+    );
+    assert_eq!(handle.stats().restarts, 0);
+}
+
+#[test]
+fn restart_intensity_is_enforced() {
+    let host = Host::new();
+    let options = options().restart_intensity(2, Duration::from_secs(60));
+    let (_, handle) = host
+        .attach_isolated(crash_library(), "", options)
+        .expect("attach");
+    for n in 0..3 {
+        host.send(Task::Abort(n)).expect("send");
+    }
+    wait_until("the third death", || {
+        handle
+            .stats()
+            .last_death
+            .is_some_and(|d| d.message == Some(2))
+    });
+    host.send(Task::Record(3)).expect("send");
+    let reports = host.shutdown();
+    assert_eq!(reports[0].exit, Exit::Panicked);
+    let stats = handle.stats();
+    assert_eq!((stats.restarts, stats.dead_lettered), (2, 3), "{stats:?}");
+}
+
+#[test]
+fn bad_libraries_are_typed_errors() {
+    let missing = Isolated::<Task>::spawn("/nonexistent/libnothing.so", "", options());
+    assert!(matches!(missing, Err(IsolateError::Load(_))), "{missing:?}");
+    // A plugin built for another message type: refused by the host's check.
+    let other = Isolated::<Task>::spawn(library("plugbus_fault"), "", options());
+    let error = other.expect_err("a plugin of another message type");
+    assert!(matches!(error, IsolateError::Load(_)), "{error:?}");
+    // The constructor refuses its configuration: the child's error.
+    let refused = Isolated::<Task>::spawn(crash_library(), "fail", options());
+    match refused {
+        Err(IsolateError::Child(text)) => assert!(text.contains("fail"), "{text}"),
+        other => panic!("expected the child's error, got {other:?}"),
+    }
+    // A runner that is not one.
+    let bad = Isolated::<Task>::spawn(
+        crash_library(),
+        "",
+        IsolateOptions::new().runner("/bin/true"),
+    );
+    assert!(matches!(bad, Err(IsolateError::Child(_))), "{bad:?}");
+}
+
+#[test]
+fn lane_options_apply() {
+    let host: Host<Task> = Host::new();
+    let lane = AttachOptions::new().name("isolated-crash").capacity(8);
+    let (id, _) = host
+        .attach_isolated(crash_library(), "", options().lane(lane))
+        .expect("attach");
+    let info = host
+        .plugins()
+        .into_iter()
+        .find(|p| p.id == id)
+        .expect("info");
+    assert_eq!(info.name, "isolated-crash");
+    host.shutdown();
+}
