@@ -4,9 +4,9 @@
 //! `exit(3)`, a panic, `SIGKILL` from outside) kills one child; the host
 //! and an in-process plugin beside it go on, a new child is started, and
 //! the plugin's log shows every message but the fatal one finished exactly
-//! once, in order. Also: 1,000 restarts in a row leak no descriptor,
-//! shared-memory segment or zombie; a killed host's children exit within a
-//! second; typed errors for bad libraries; detach, give-up and limits.
+//! once, in order. Also: a killed host's children exit within a second
+//! (1,000 restarts in a row are in `isolated_restarts.rs`, alone in their
+//! process so that they can count its descriptors); typed errors for bad libraries; detach, give-up and limits.
 //! Every wait has a deadline and names what it waited for.
 
 #![cfg(target_os = "linux")]
@@ -216,76 +216,8 @@ fn sigkill_from_outside_between_messages_loses_nothing() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
-}
-
 fn shm_entries() -> usize {
     std::fs::read_dir("/dev/shm").map_or(0, Iterator::count)
-}
-
-/// Children of this process that died and were not reaped.
-fn zombies() -> usize {
-    let me = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            // pid (comm) state ppid ...: comm may hold spaces, so split
-            // after its closing parenthesis.
-            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            let mut fields = after.split_whitespace();
-            fields.next() == Some("Z") && fields.next() == Some(me.as_str())
-        })
-        .count()
-}
-
-#[test]
-fn a_thousand_restarts_leak_nothing() {
-    // Warm up: the first isolated plugin opens what stays open (the
-    // library's inspection caches nothing, but the test harness may).
-    let host = Host::new();
-    let (_, warm) = host
-        .attach_isolated(crash_library(), "", options())
-        .expect("attach");
-    host.send(Task::Exit(0, 3)).expect("send");
-    wait_until("the warm-up restart", || warm.stats().restarts == 1);
-    host.shutdown();
-    let (fds, shm, zombies_before) = (open_fds(), shm_entries(), zombies());
-
-    let host = Host::new();
-    let options = options().restart_intensity(u32::MAX, Duration::from_secs(1));
-    let (_, handle) = host
-        .attach_isolated(crash_library(), "", options)
-        .expect("attach");
-    let started = Instant::now();
-    for n in 0..1_000 {
-        host.send(Task::Exit(n, 3)).expect("send");
-    }
-    host.send(Task::Record(1_000)).expect("send");
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while handle.stats().acknowledged < 1 {
-        assert!(
-            Instant::now() < deadline,
-            "isolated (std host): 1,000 restarts took over 240 s: {:?}",
-            handle.stats()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    host.shutdown();
-    let stats = handle.stats();
-    assert_eq!(
-        (stats.restarts, stats.dead_lettered, stats.acknowledged),
-        (1_000, 1_000, 1)
-    );
-    eprintln!("1,000 restarts in {:?}", started.elapsed());
-    assert_eq!(open_fds(), fds, "descriptors before and after");
-    assert_eq!(shm_entries(), shm, "/dev/shm entries before and after");
-    assert_eq!(zombies(), zombies_before, "zombies before and after");
-    assert_eq!(zombies(), 0);
 }
 
 #[test]
@@ -311,9 +243,6 @@ fn a_killed_host_leaves_no_child() {
         3,
         "isolated (std host): the host printed {line:?}"
     );
-    host.kill().expect("SIGKILL the host");
-    host.wait().expect("reap the host");
-    let killed = Instant::now();
     let gone = |pid: i32| {
         // Gone, or a zombie waiting for init to reap it (it has exited).
         std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
@@ -321,7 +250,37 @@ fn a_killed_host_leaves_no_child() {
                 .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
         })
     };
-    while !children.iter().all(|&pid| gone(pid)) {
+    // The standby children too: every process started for this host.
+    let host_pid = host.id().to_string();
+    let of_host = || -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| {
+                let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let args: Vec<&[u8]> = args.split(|&b| b == 0).collect();
+                args.iter().any(|a| *a == b"--plugbus-isolated-child")
+                    && args.iter().any(|a| *a == host_pid.as_bytes())
+                    && !gone(pid)
+            })
+            .collect()
+    };
+    // Three active children and three standbys.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while of_host().len() < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "isolated (std host): waiting for 6 children, have {:?}",
+            of_host()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    host.kill().expect("SIGKILL the host");
+    host.wait().expect("reap the host");
+    let killed = Instant::now();
+    while !children.iter().all(|&pid| gone(pid)) || !of_host().is_empty() {
         assert!(
             killed.elapsed() < Duration::from_secs(1),
             "isolated (std host): children {children:?} still run 1 s after their host was killed"

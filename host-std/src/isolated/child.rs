@@ -70,6 +70,7 @@ where
 struct Arguments {
     fd: i32,
     host: u32,
+    token: u32,
     path: PathBuf,
     config: String,
     crate_name: Option<String>,
@@ -79,15 +80,17 @@ impl Arguments {
     fn parse(args: &[OsString]) -> Option<Arguments> {
         let fd = args.first()?.to_str()?.parse().ok()?;
         let host = args.get(1)?.to_str()?.parse().ok()?;
-        let path = PathBuf::from(args.get(2)?);
-        let config = args.get(3)?.to_str()?.to_owned();
-        let crate_name = match args.get(4) {
+        let token = args.get(2)?.to_str()?.parse().ok()?;
+        let path = PathBuf::from(args.get(3)?);
+        let config = args.get(4)?.to_str()?.to_owned();
+        let crate_name = match args.get(5) {
             Some(name) => Some(name.to_str()?.to_owned()),
             None => None,
         };
         Some(Arguments {
             fd,
             host,
+            token,
             path,
             config,
             crate_name,
@@ -132,7 +135,22 @@ where
     let control = segment.control();
     // ORDERING: Release, so the host that sees `ready` sees the mapping's
     // earlier writes (none it relies on today; cheap).
-    control.ready.store(1, Ordering::Release);
+    control.ready.store(arguments.token, Ordering::Release);
+    // A standby child, started ahead so a restart does not wait for a
+    // process and a library to load, waits here until the host makes it
+    // the active one (after a death).
+    loop {
+        // ORDERING: Acquire pairs with the host's SeqCst store, made after
+        // it set `start` for this child.
+        let active = control.active.load(Ordering::Acquire);
+        if active == arguments.token {
+            break;
+        }
+        shm::futex_wait(&control.active, active, HEARTBEAT);
+        if !host_alive(arguments.host) {
+            return EXIT_ORPHAN;
+        }
+    }
     run(&segment, plugin, arguments.host)
 }
 

@@ -27,6 +27,7 @@ pub struct IsolateOptions {
     pub(super) hang_deadline: Duration,
     pub(super) start_timeout: Duration,
     pub(super) restart: bool,
+    pub(super) standby: bool,
     pub(super) restarts: u32,
     pub(super) period: Duration,
     pub(super) ring_bytes: usize,
@@ -44,6 +45,7 @@ impl Default for IsolateOptions {
             hang_deadline: Duration::from_secs(5),
             start_timeout: Duration::from_secs(10),
             restart: true,
+            standby: true,
             restarts: 5,
             period: Duration::from_secs(10),
             ring_bytes: 1 << 20,
@@ -57,7 +59,8 @@ impl Default for IsolateOptions {
 
 impl IsolateOptions {
     /// The defaults: this program as the runner, a hang deadline of 5 s,
-    /// restarts at most 5 times in 10 s, a 1 MiB ring, no resource limits.
+    /// restarts at most 5 times in 10 s with a standby child ready, a 1 MiB
+    /// ring, no resource limits.
     pub fn new() -> Self {
         IsolateOptions::default()
     }
@@ -106,6 +109,17 @@ impl IsolateOptions {
     #[must_use]
     pub fn restart(mut self, restart: bool) -> Self {
         self.restart = restart;
+        self
+    }
+
+    /// Whether a second child is kept started ahead, its plugin loaded and
+    /// constructed, so that a restart hands it the next message at once
+    /// instead of waiting for a process and a library to load (default
+    /// `true`). It costs one more process per isolated plugin; the
+    /// standby's plugin sees `on_attach` only when it takes over.
+    #[must_use]
+    pub fn standby(mut self, standby: bool) -> Self {
+        self.standby = standby;
         self
     }
 

@@ -16,6 +16,7 @@ pub(super) struct Start<'a> {
     pub(super) program: &'a Path,
     pub(super) runner_args: &'a [OsString],
     pub(super) segment: RawFd,
+    pub(super) token: u32,
     pub(super) library: &'a Path,
     pub(super) config: &'a str,
     pub(super) crate_name: Option<&'a str>,
@@ -27,6 +28,7 @@ pub(super) struct Start<'a> {
 pub(super) struct Running {
     pub(super) child: Child,
     pub(super) pidfd: OwnedFd,
+    pub(super) token: u32,
 }
 
 /// Starts a child. Call it from the thread that will watch the child: on
@@ -40,6 +42,7 @@ pub(super) fn start(start: &Start<'_>) -> io::Result<Running> {
         .arg(CHILD_FLAG)
         .arg(start.segment.to_string())
         .arg(host.to_string())
+        .arg(start.token.to_string())
         .arg(start.library)
         .arg(start.config)
         .args(start.crate_name)
@@ -98,7 +101,11 @@ pub(super) fn start(start: &Start<'_>) -> io::Result<Running> {
     }
     // SAFETY: a fresh descriptor owned by nothing else.
     let pidfd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    Ok(Running { child, pidfd })
+    Ok(Running {
+        child,
+        pidfd,
+        token: start.token,
+    })
 }
 
 fn limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
@@ -115,16 +122,30 @@ fn limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
 
 /// Waits at most `timeout` for the child to end; true if it has.
 pub(super) fn wait_readable(pidfd: &OwnedFd, timeout: Duration) -> bool {
+    wait_either(pidfd, None, timeout).0
+}
+
+/// Waits at most `timeout` for either child to end; says which did.
+pub(super) fn wait_either(
+    first: &OwnedFd,
+    second: Option<&OwnedFd>,
+    timeout: Duration,
+) -> (bool, bool) {
     use std::os::fd::AsRawFd;
-    let mut poll = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
+    let entry = |fd: &OwnedFd| libc::pollfd {
+        fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     };
+    let mut polls = [entry(first), entry(second.unwrap_or(first))];
+    let count = if second.is_some() { 2 } else { 1 };
     let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd.
-    let ready = unsafe { libc::poll(&mut poll, 1, millis) };
-    ready > 0
+    // SAFETY: `count` valid pollfds in a live array.
+    let ready = unsafe { libc::poll(polls.as_mut_ptr(), count, millis) };
+    if ready <= 0 {
+        return (false, false);
+    }
+    (polls[0].revents != 0, count == 2 && polls[1].revents != 0)
 }
 
 /// The signal or the status a child ended with.

@@ -176,6 +176,8 @@ impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
             config: config.to_owned(),
             options,
             restarts: VecDeque::new(),
+            next_token: 0,
+            standby: None,
         };
         let watcher = thread::Builder::new()
             .name(format!("plugbus-isolated-{}", shared.name))
@@ -339,6 +341,18 @@ impl IsolatedHandle {
         self.shared.stats()
     }
 
+    /// How many messages the plugin finished ([`IsolatedStats::acknowledged`]),
+    /// one atomic load: cheap enough to poll.
+    pub fn acknowledged(&self) -> u64 {
+        // ORDERING: Acquire pairs with nothing in particular: a counter the
+        // child bumps after it stored its progress.
+        self.shared
+            .segment
+            .control()
+            .handled
+            .load(Ordering::Acquire)
+    }
+
     /// The process id of the child running the plugin now, if one runs.
     pub fn child_pid(&self) -> Option<u32> {
         Some(self.shared.pid.load(Ordering::Acquire)).filter(|&pid| pid != 0)
@@ -363,6 +377,11 @@ impl fmt::Debug for IsolatedHandle {
 /// `pidfd`, hangs through its progress) and applies the restart policy.
 /// It starts every child itself: the parent-death signal follows the
 /// thread that forked.
+///
+/// With a standby (the default), it keeps one more child started ahead,
+/// its plugin loaded and constructed, waiting on the `active` word: a
+/// restart then only hands it the position to start at, instead of
+/// waiting for a process and a library to load.
 struct Watcher {
     shared: Arc<Shared>,
     program: PathBuf,
@@ -370,6 +389,8 @@ struct Watcher {
     config: String,
     options: IsolateOptions,
     restarts: VecDeque<Instant>,
+    next_token: u32,
+    standby: Option<Running>,
 }
 
 /// Why the watcher stops watching.
@@ -380,19 +401,23 @@ enum Outcome {
     Done,
 }
 
+/// What ended the wait for the active child.
+enum Ended {
+    /// It died; true if it was killed as hung.
+    Died(bool),
+    /// The proxy was dropped: the child is killed and reaped.
+    Stopped,
+}
+
 impl Watcher {
     fn run(mut self, started: &mpsc::Sender<Result<(), IsolateError>>) {
-        let running = match self.start() {
-            Ok(running) => running,
-            Err(error) => {
-                let _ = started.send(Err(error));
-                self.finish(None);
-                return;
-            }
-        };
-        match self.wait_ready(running) {
+        let first = self
+            .start(true)
+            .and_then(|running| self.wait_ready(running));
+        match first {
             Ok(running) => {
                 let _ = started.send(Ok(()));
+                self.start_standby();
                 self.watch(running);
             }
             Err(error) => {
@@ -402,14 +427,22 @@ impl Watcher {
         }
     }
 
-    fn start(&self) -> Result<Running, IsolateError> {
+    /// Starts a child; the active one at once if `active`, else a standby.
+    fn start(&mut self, active: bool) -> Result<Running, IsolateError> {
         let control = self.shared.segment.control();
-        control.ready.store(0, Ordering::Relaxed);
-        self.shared.segment.clear_error();
+        self.next_token += 1;
+        let token = self.next_token;
+        if active {
+            self.shared.segment.clear_error();
+            // ORDERING: SeqCst; no child reads before its process starts,
+            // which orders this store before it.
+            control.active.store(token, Ordering::SeqCst);
+        }
         let running = process::start(&Start {
             program: &self.program,
             runner_args: &self.options.runner_args,
             segment: self.shared.segment.fd(),
+            token,
             library: &self.library,
             config: &self.config,
             crate_name: self.options.crate_name.as_deref(),
@@ -417,9 +450,35 @@ impl Watcher {
             cpu_time_limit: self.options.cpu_time_limit,
         })
         .map_err(IsolateError::Spawn)?;
-        // ORDERING: Release, for handles reading the pid (Acquire).
-        self.shared.pid.store(running.child.id(), Ordering::Release);
+        if active {
+            // ORDERING: Release, for handles reading the pid (Acquire).
+            self.shared.pid.store(running.child.id(), Ordering::Release);
+        }
         Ok(running)
+    }
+
+    fn start_standby(&mut self) {
+        if self.options.standby && self.standby.is_none() {
+            self.standby = self.start(false).ok();
+        }
+    }
+
+    /// Makes the standby the active child, if it is still alive.
+    fn promote(&mut self) -> Option<Running> {
+        let mut standby = self.standby.take()?;
+        if process::wait_readable(&standby.pidfd, Duration::ZERO) {
+            // It died waiting (its plugin failed to load, say): reaped
+            // here, and a fresh child is started instead.
+            let _ = standby.child.wait();
+            return None;
+        }
+        let active = &self.shared.segment.control().active;
+        // ORDERING: SeqCst, after `start` and `progress` were set for it;
+        // the standby loads `active` with Acquire before it reads them.
+        active.store(standby.token, Ordering::SeqCst);
+        shm::futex_wake(active);
+        self.shared.pid.store(standby.child.id(), Ordering::Release);
+        Some(standby)
     }
 
     /// Waits until the first child has loaded the plugin.
@@ -428,7 +487,7 @@ impl Watcher {
         let deadline = Instant::now() + self.options.start_timeout;
         loop {
             // ORDERING: Acquire pairs with the child's Release store.
-            if control.ready.load(Ordering::Acquire) != 0 {
+            if control.ready.load(Ordering::Acquire) == running.token {
                 return Ok(running);
             }
             if process::wait_readable(&running.pidfd, Duration::from_millis(1)) {
@@ -453,8 +512,8 @@ impl Watcher {
     fn watch(&mut self, mut running: Running) {
         loop {
             let hung = match self.wait_for_end(&mut running) {
-                Some(hung) => hung,
-                None => return self.finish(None),
+                Ended::Died(hung) => hung,
+                Ended::Stopped => return self.finish(None),
             };
             let status = running.child.wait();
             self.shared.pid.store(0, Ordering::Release);
@@ -465,23 +524,30 @@ impl Watcher {
             };
             match self.after_death(code, signal, hung) {
                 Outcome::Done => return,
-                Outcome::Restart => match self.start() {
-                    Ok(next) => running = next,
-                    Err(error) => {
-                        let reason = format!(
-                            "isolated plugin `{}` could not be restarted: {error}",
-                            self.shared.name
-                        );
-                        return self.finish(Some(reason));
+                Outcome::Restart => {
+                    let next = match self.promote() {
+                        Some(standby) => Ok(standby),
+                        None => self.start(true),
+                    };
+                    match next {
+                        Ok(next) => running = next,
+                        Err(error) => {
+                            let reason = format!(
+                                "isolated plugin `{}` could not be restarted: {error}",
+                                self.shared.name
+                            );
+                            return self.finish(Some(reason));
+                        }
                     }
-                },
+                    self.start_standby();
+                }
             }
         }
     }
 
-    /// Waits until the child ends (true if it was killed as hung), or the
-    /// proxy is dropped (`None`, the child killed and reaped).
-    fn wait_for_end(&self, running: &mut Running) -> Option<bool> {
+    /// Waits until the active child ends, reaping a standby that dies
+    /// meanwhile, or until the proxy is dropped.
+    fn wait_for_end(&mut self, running: &mut Running) -> Ended {
         let control = self.shared.segment.control();
         let deadline = self.options.hang_deadline;
         let tick = (deadline / 8).clamp(Duration::from_millis(1), Duration::from_millis(50));
@@ -489,14 +555,21 @@ impl Watcher {
         let mut since = Instant::now();
         let mut hung = false;
         loop {
-            if process::wait_readable(&running.pidfd, tick) {
-                return Some(hung);
+            let standby = self.standby.as_ref().map(|s| &s.pidfd);
+            let (ended, standby_ended) = process::wait_either(&running.pidfd, standby, tick);
+            if standby_ended {
+                if let Some(mut dead) = self.standby.take() {
+                    let _ = dead.child.wait();
+                }
+            }
+            if ended {
+                return Ended::Died(hung);
             }
             if self.shared.watch().stop {
                 let _ = running.child.kill();
                 let _ = running.child.wait();
                 self.shared.pid.store(0, Ordering::Release);
-                return None;
+                return Ended::Stopped;
             }
             // ORDERING: Relaxed: a sample; only its change over time matters.
             let progress = control.progress.load(Ordering::Relaxed);
@@ -558,37 +631,50 @@ impl Watcher {
         let redelivered = count_frames(segment, next, write);
         let load_error = (code == Some(EXIT_LOAD)).then(|| segment.error());
         let allowed = self.options.restart && self.may_restart();
+        let gave_up = (!allowed).then(|| {
+            let mut reason = format!("isolated plugin `{}` {death}", self.shared.name);
+            if let Some(error) = load_error {
+                reason.push_str(&format!(" (could not load: {error})"));
+            }
+            reason.push_str(if self.options.restart {
+                "; restart intensity exceeded"
+            } else {
+                "; restarts are off"
+            });
+            reason
+        });
+        // ORDERING: SeqCst: no child reads these before it is made active
+        // (a later SeqCst store it loads with Acquire); the lane's room
+        // check reads `progress` with SeqCst after we wake it. Without a
+        // restart, `progress` moves to `write`: the ring is free, so a lane
+        // waiting for room sees the end.
+        control.start.store(next, Ordering::SeqCst);
+        control
+            .progress
+            .store(if allowed { next } else { write }, Ordering::SeqCst);
         {
+            // One critical section: whoever sees this death in the stats
+            // also sees the lane's end, if it ends.
             let mut watch = self.shared.watch();
             watch.stats.dead_lettered += u64::from(busy);
             watch.stats.hung += u64::from(hung);
-            watch.stats.last_death = Some(death.clone());
+            watch.stats.last_death = Some(death);
             if allowed {
                 watch.stats.restarts += 1;
                 watch.stats.redelivered += redelivered;
             }
+            if let Some(reason) = gave_up {
+                watch.gave_up = Some(reason);
+                // ORDERING: Release, after the reason is stored (under the
+                // lock too): the lane loads the phase with Acquire.
+                self.shared.phase.store(GAVE_UP, Ordering::Release);
+            }
         }
-        // ORDERING: Relaxed: no child runs; the next one is started after
-        // these stores (process creation orders them), and the lane's room
-        // check reads `progress` with SeqCst after we wake it.
-        control.start.store(next, Ordering::SeqCst);
         if allowed {
-            control.progress.store(next, Ordering::SeqCst);
             self.shared.wake_lane();
             return Outcome::Restart;
         }
-        let mut reason = format!("isolated plugin `{}` {death}", self.shared.name);
-        if let Some(error) = load_error {
-            reason.push_str(&format!(" (could not load: {error})"));
-        }
-        reason.push_str(if self.options.restart {
-            "; restart intensity exceeded"
-        } else {
-            "; restarts are off"
-        });
-        // Frees the ring, so a lane waiting for room sees the end.
-        control.progress.store(write, Ordering::SeqCst);
-        self.finish(Some(reason));
+        self.finish(None);
         Outcome::Done
     }
 
@@ -609,9 +695,14 @@ impl Watcher {
         true
     }
 
-    /// The watcher returns: records why the lane ends (if it does), wakes
-    /// the lane and whoever waits in `on_detach`.
-    fn finish(&self, gave_up: Option<String>) {
+    /// The watcher returns: kills and reaps the standby, records why the
+    /// lane ends (if it does), wakes the lane and whoever waits in
+    /// `on_detach`.
+    fn finish(&mut self, gave_up: Option<String>) {
+        if let Some(mut standby) = self.standby.take() {
+            let _ = standby.child.kill();
+            let _ = standby.child.wait();
+        }
         let mut watch = self.shared.watch();
         if let Some(reason) = gave_up {
             watch.gave_up = Some(reason);

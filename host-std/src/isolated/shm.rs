@@ -21,10 +21,11 @@
 //!                            which frame was being handled)
 //!                 handled    frames finished, over every child: the
 //!                            acknowledgement count and the hang check's progress
-//!                 ready      1 once the plugin is loaded and attached
+//!                 ready      the token of the last child that loaded the plugin
 //!                 detached   1 with `status`: the plugin returned Flow::Detach
 //!   bells         child_sleeping, host_waiting: the futex words of the
-//!                 sleep handshakes (below)
+//!                 sleep handshakes (below); active: the token of the one
+//!                 child allowed to read (a standby child waits on it)
 //!   error text    why the child could not start (length, then UTF-8)
 //! ring (read-write for the host, read-only for the child)
 //!   frame         length (u32) and 4 bytes of padding, then the bytes, padded to 8
@@ -82,6 +83,8 @@ pub(super) struct Control {
     pub(super) child_sleeping: AtomicU32,
     _bell_pad: [u8; 128 - 4],
     pub(super) host_waiting: AtomicU32,
+    _waiting_pad: [u8; 128 - 4],
+    pub(super) active: AtomicU32,
 }
 
 const _: () = assert!(size_of::<Control>() <= ERROR_AT);
