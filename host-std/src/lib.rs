@@ -23,7 +23,8 @@
 //!
 //! # Features
 //! - `loader` (default): load plugins from dynamic libraries.
-//! - `isolate`: run a plugin in a child process of its own ([`isolated`]).
+//! - `isolate`: run a plugin in a child process of its own (the `isolated`
+//!   module, Linux only).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]

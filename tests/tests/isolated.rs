@@ -4,9 +4,10 @@
 //! `exit(3)`, a panic, `SIGKILL` from outside) kills one child; the host
 //! and an in-process plugin beside it go on, a new child is started, and
 //! the plugin's log shows every message but the fatal one finished exactly
-//! once, in order. Also: a killed host's children exit within a second
-//! (1,000 restarts in a row are in `isolated_restarts.rs`, alone in their
-//! process so that they can count its descriptors); typed errors for bad libraries; detach, give-up and limits.
+//! once, in order. Also: a killed host's children exit within a second;
+//! typed errors for bad libraries; detach, give-up and limits. (1,000
+//! restarts in a row are in `isolated_restarts.rs`, alone in their process
+//! so that they can count its descriptors.)
 //! Every wait has a deadline and names what it waited for.
 
 #![cfg(target_os = "linux")]
@@ -261,8 +262,8 @@ fn a_killed_host_leaves_no_child() {
             .filter(|&pid| {
                 let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
                 let args: Vec<&[u8]> = args.split(|&b| b == 0).collect();
-                args.iter().any(|a| *a == b"--plugbus-isolated-child")
-                    && args.iter().any(|a| *a == host_pid.as_bytes())
+                args.contains(&b"--plugbus-isolated-child".as_slice())
+                    && args.contains(&host_pid.as_bytes())
                     && !gone(pid)
             })
             .collect()

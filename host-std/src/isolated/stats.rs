@@ -3,8 +3,9 @@
 use std::fmt;
 
 /// Counters of one isolated plugin, read with
-/// [`Isolated::stats`](super::Isolated::stats) or
-/// [`IsolatedHandle::stats`](super::IsolatedHandle::stats).
+/// [`IsolatedHandle::stats`](super::IsolatedHandle::stats) (a handle comes
+/// from [`Isolated::handle`](super::Isolated::handle) or
+/// `Host::attach_isolated`).
 ///
 /// The lane's [`Stats`](crate::Stats) count what the proxy did: `handled`
 /// there is the number of messages the proxy wrote into shared memory,
