@@ -8,6 +8,7 @@
 //! typed errors for bad libraries; detach, give-up and limits. (1,000
 //! restarts in a row are in `isolated_restarts.rs`, alone in their process
 //! so that they can count its descriptors.)
+//! The smol and tokio hosts run the same proxy (`attach_on_thread`).
 //! Every wait has a deadline and names what it waited for.
 
 #![cfg(target_os = "linux")]
@@ -387,4 +388,82 @@ fn lane_options_apply() {
         .expect("info");
     assert_eq!(info.name, "isolated-crash");
     host.shutdown();
+}
+
+/// The async hosts run the same proxy on a lane thread of its own
+/// (`attach_on_thread`: it may wait for room in shared memory or for a
+/// restart): a null write at message 10 of 0..20, the rest once, in order.
+fn survives_on_async_host(
+    host: &str,
+    run: impl FnOnce(Isolated<Task>) -> Vec<plugbus_host_std::Report>,
+) {
+    let dir = scratch_dir(&format!("isolated-async-{}", host.replace(' ', "-")));
+    let log = dir.join("log");
+    let plugin = Isolated::<Task>::spawn(
+        crash_library(),
+        &format!("log={}", log.display()),
+        options(),
+    )
+    .unwrap_or_else(|e| panic!("isolated ({host}): spawn: {e}"));
+    let handle = plugin.handle();
+    let reports = run(plugin);
+    let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
+    assert_eq!(
+        finished(&log),
+        expected,
+        "isolated ({host}): every message but the fatal one, once, in order"
+    );
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.acknowledged, stats.dead_lettered, stats.restarts),
+        (19, 1, 1),
+        "isolated ({host}): {stats:?}"
+    );
+    assert_eq!(reports.len(), 1, "isolated ({host})");
+    assert_eq!(reports[0].exit, Exit::Shutdown, "isolated ({host})");
+    assert_eq!(reports[0].stats.handled, 20, "isolated ({host})");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tasks() -> impl Iterator<Item = Task> {
+    (0..20).map(|n| {
+        if n == 10 {
+            Task::Segfault(n)
+        } else {
+            Task::Record(n)
+        }
+    })
+}
+
+#[test]
+fn smol_host_survives_a_segfault() {
+    survives_on_async_host("smol host", |plugin| {
+        let host = plugbus_host_smol::Builder::new()
+            .threads(1)
+            .build()
+            .expect("smol host");
+        host.attach_on_thread(plugin, AttachOptions::new())
+            .expect("attach");
+        for task in tasks() {
+            host.send_blocking(task).expect("send");
+        }
+        host.shutdown_blocking()
+    });
+}
+
+#[test]
+fn tokio_host_survives_a_segfault() {
+    survives_on_async_host("tokio host", |plugin| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("tokio runtime");
+        let host = plugbus_host_tokio::Host::on(runtime.handle().clone());
+        host.attach_on_thread(plugin, AttachOptions::new())
+            .expect("attach");
+        for task in tasks() {
+            host.send_blocking(task).expect("send");
+        }
+        host.shutdown_blocking()
+    });
 }
