@@ -1,7 +1,7 @@
 //! Two hosts in two processes joined over zenoh on loopback.
 //!
 //! ```sh
-//! cargo run -p plugbus-demo --bin zenoh
+//! cargo run -p plugbus-demo --features zenoh --bin zenoh
 //! ```
 //!
 //! This process (side A) listens on `tcp/127.0.0.1:17650` and starts itself
