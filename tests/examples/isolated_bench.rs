@@ -156,23 +156,10 @@ fn spawn(library: &std::path::Path, options: IsolateOptions) -> (Isolated<Task>,
 }
 
 fn wait_acknowledged(handle: &IsolatedHandle, count: u64) {
-    // Spins a little, then yields at every look: a waiter that only spins
-    // keeps its core from the child on a busy machine (the pipe baseline's
-    // blocking read gives it up the same way).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut spins = 0u32;
-    while handle.acknowledged() < count {
-        if spins < 200 {
-            spins += 1;
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "isolated bench: waited 30 s for acknowledgement {count}"
-        );
-    }
+    assert!(
+        handle.wait_acknowledged(count, Duration::from_secs(30)),
+        "isolated bench: waited 30 s for acknowledgement {count}"
+    );
 }
 
 fn round_trip_shm(library: &std::path::Path, size: usize, count: usize) -> (f64, f64) {

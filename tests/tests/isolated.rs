@@ -467,3 +467,29 @@ fn tokio_host_survives_a_segfault() {
         host.shutdown_blocking()
     });
 }
+
+#[test]
+fn waiting_for_acknowledgements_ends_in_time() {
+    let (plugin, handle) = {
+        let plugin = Isolated::<Task>::spawn(crash_library(), "", options()).expect("spawn");
+        let handle = plugin.handle();
+        (plugin, handle)
+    };
+    let host = Host::new();
+    host.attach(plugin).expect("attach");
+    for n in 0..100 {
+        host.send(Task::Record(n)).expect("send");
+    }
+    assert!(
+        handle.wait_acknowledged(100, Duration::from_secs(10)),
+        "isolated (std host): 100 acknowledgements within 10 s: {:?}",
+        handle.stats()
+    );
+    let started = Instant::now();
+    assert!(
+        !handle.wait_acknowledged(101, Duration::from_millis(50)),
+        "isolated (std host): an acknowledgement for a message never sent"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    host.shutdown();
+}

@@ -353,6 +353,34 @@ impl IsolatedHandle {
             .load(Ordering::Acquire)
     }
 
+    /// Waits until the plugin finished `count` messages in all
+    /// ([`acknowledged`](Self::acknowledged) reaches it), at most
+    /// `timeout`; true if it did. Sleeps on the futex the child rings when
+    /// its ring runs dry, as the lane does when it waits for room.
+    pub fn wait_acknowledged(&self, count: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let done = || self.acknowledged() >= count;
+        for _ in 0..200 {
+            if done() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        // The child rings `host_waiting` whenever its ring runs dry (the
+        // handshake in `shm`). It bumps `handled` with a Relaxed add, outside
+        // that handshake, so a wake-up could in principle be missed: the
+        // 1 ms slices bound what that costs.
+        let bell = &self.shared.segment.control().host_waiting;
+        while !done() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            shm::sleep_unless(bell, left.min(Duration::from_millis(1)), done);
+        }
+        true
+    }
+
     /// The process id of the child running the plugin now, if one runs.
     pub fn child_pid(&self) -> Option<u32> {
         Some(self.shared.pid.load(Ordering::Acquire)).filter(|&pid| pid != 0)
