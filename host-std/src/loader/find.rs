@@ -38,9 +38,15 @@ pub fn library_filename(crate_name: &str) -> OsString {
 /// `[workspace]` (or the nearest with a `Cargo.toml`). A target directory
 /// set in `.cargo/config.toml` is not read: set `CARGO_TARGET_DIR`.
 ///
+/// If the workspace has no such library (a program started from outside
+/// its workspace, say from `/tmp` or by an installer), it is looked for
+/// beside the running program instead: in the program's directory and its
+/// `deps/`, and, for a test or an example (`<profile>/deps/`,
+/// `<profile>/examples/`), in `<profile>/` and `<profile>/deps/` above it.
+///
 /// # Errors
 /// [`LoadError::NotFound`] with the first place looked at if it is in
-/// neither.
+/// none of them.
 ///
 /// # Example
 /// ```no_run
@@ -65,15 +71,47 @@ pub fn built_plugin(crate_name: &str) -> Result<PathBuf, LoadError> {
 pub fn built_plugin_in(crate_name: &str, profile: &str) -> Result<PathBuf, LoadError> {
     let here = std::env::current_dir()
         .map_err(|e| io_error(Path::new(crate_name), "finding the current directory", e))?;
-    let target = target_dir(&here);
+    let program = std::env::current_exe().ok();
+    find_built(&here, program.as_deref(), crate_name, profile)
+}
+
+/// [`built_plugin_in`] from directory `here`, for the program at `program`.
+fn find_built(
+    here: &Path,
+    program: Option<&Path>,
+    crate_name: &str,
+    profile: &str,
+) -> Result<PathBuf, LoadError> {
+    let target = target_dir(here);
     let file = library_filename(crate_name);
-    let places = [
+    // Cargo refreshes `<profile>/<file>` only when it builds the plugin
+    // crate itself, `<profile>/deps/<file>` when it builds it for a
+    // dependent: the newer of the two is the current build.
+    let in_workspace = [
         target.join(profile).join(&file),
         target.join(profile).join("deps").join(&file),
     ];
-    // Cargo refreshes the first only when it builds the plugin crate
-    // itself, the second when it builds it for a dependent: the newer is
-    // the current build.
+    if let Some(found) = newest(&in_workspace) {
+        return Ok(found);
+    }
+    let mut beside = Vec::new();
+    if let Some(dir) = program.and_then(Path::parent) {
+        beside.push(dir.join(&file));
+        beside.push(dir.join("deps").join(&file));
+        if dir.ends_with("deps") || dir.ends_with("examples") {
+            if let Some(up) = dir.parent() {
+                beside.push(up.join(&file));
+                beside.push(up.join("deps").join(&file));
+            }
+        }
+    }
+    newest(&beside).ok_or_else(|| LoadError::NotFound {
+        path: in_workspace[0].clone(),
+    })
+}
+
+/// The most recently modified of `places` that exists.
+fn newest(places: &[PathBuf]) -> Option<PathBuf> {
     places
         .iter()
         .filter_map(|place| {
@@ -82,9 +120,6 @@ pub fn built_plugin_in(crate_name: &str, profile: &str) -> Result<PathBuf, LoadE
         })
         .max_by_key(|(modified, _)| *modified)
         .map(|(_, place)| place.clone())
-        .ok_or_else(|| LoadError::NotFound {
-            path: places[0].clone(),
-        })
 }
 
 /// Cargo's target directory for the workspace around `here`.
@@ -201,5 +236,42 @@ mod tests {
             None => root.join("target"),
         };
         assert_eq!(target_dir(here), expected);
+    }
+
+    #[test]
+    fn outside_its_workspace_a_program_finds_the_library_beside_it() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = root.path().join("elsewhere");
+        let bin = root.path().join("app/target/debug");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(bin.join("deps")).unwrap();
+        std::fs::create_dir_all(bin.join("examples")).unwrap();
+        let file = library_filename("my_plugin");
+        let program = bin.join("my-host");
+
+        // Nothing anywhere: NotFound names the workspace's place.
+        match find_built(&outside, Some(&program), "my_plugin", "debug") {
+            Err(LoadError::NotFound { path }) => {
+                assert!(path.ends_with(Path::new("debug").join(&file)), "{path:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // In deps/ beside the program (where cargo puts a dependency's).
+        std::fs::write(bin.join("deps").join(&file), b"").unwrap();
+        assert_eq!(
+            find_built(&outside, Some(&program), "my_plugin", "debug").unwrap(),
+            bin.join("deps").join(&file)
+        );
+        // An example in <profile>/examples/ looks one directory up.
+        let example = bin.join("examples").join("demo");
+        assert_eq!(
+            find_built(&outside, Some(&example), "my_plugin", "debug").unwrap(),
+            bin.join("deps").join(&file)
+        );
+        // No program path: nothing beside it to look at.
+        assert!(matches!(
+            find_built(&outside, None, "my_plugin", "debug"),
+            Err(LoadError::NotFound { .. })
+        ));
     }
 }
