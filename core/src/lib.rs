@@ -62,7 +62,7 @@ pub mod ring;
 mod sync;
 pub mod task;
 
-pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step, WaiterKey};
+pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step};
 pub use error::{AttachError, SendError, TrySendError};
 pub use ffi::Fingerprint;
 pub use local::{DEFAULT_CAPACITY, LocalHost};
@@ -92,3 +92,4 @@ pub use outbox::{Outbox, OutboxFull, Recv, Replies, outbox};
 pub use plugbus_derive::Fingerprint;
 pub use plugin::{Exit, Flow, Plugin, PluginId, Status};
 pub use policy::{AttachOptions, Overflow};
+pub use ring::WaiterKey;

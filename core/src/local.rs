@@ -1,6 +1,5 @@
 //! A host with no threads and no executor: lanes run on the caller's stack.
 
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -11,7 +10,8 @@ use crate::error::{AttachError, SendError, TrySendError};
 use crate::message::Message;
 use crate::plugin::{Plugin, PluginId};
 use crate::policy::AttachOptions;
-use crate::ring::{Heap, NoWake, Storage};
+use crate::ring::{Heap, Storage};
+use crate::sync::Mutex;
 
 /// The ring capacity hosts use unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -56,7 +56,7 @@ pub struct LocalHost<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     /// Locked only by `attach`, so that it takes `&self` as on every host;
     /// everything that runs the lanes takes `&mut self` and reaches them
     /// with `get_mut`, without locking.
-    lanes: spin::Mutex<Vec<Lane<M, S>>>,
+    lanes: Mutex<Vec<Lane<M, S>>>,
     reports: Vec<Report>,
     /// Where the next round starts, so no lane always goes first.
     next: usize,
@@ -87,7 +87,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
     pub fn with_storage(storage: S) -> Self {
         LocalHost {
             bus: Bus::new(storage),
-            lanes: spin::Mutex::new(Vec::new()),
+            lanes: Mutex::new(Vec::new()),
             reports: Vec::new(),
             next: 0,
         }
@@ -115,9 +115,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let lane = self
-            .bus
-            .attach(Box::new(plugin), options, Arc::new(NoWake))?;
+        let lane = self.bus.attach(plugin, options)?;
         let id = lane.id();
         self.lanes.lock().push(lane);
         Ok(id)

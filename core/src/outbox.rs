@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::{Context, Poll};
 
 use crate::message::{ImageOwner, Message, release_owner, retain_own_image};
-use crate::ring::{TaskWake, Wake};
+use crate::sync::AtomicWaker;
 
 /// Makes a reply queue holding at most `capacity` replies (at least 1): the
 /// [`Outbox`] goes into plugins (clone it for several), the [`Replies`] stay
@@ -60,7 +60,7 @@ pub fn outbox<R>(capacity: usize) -> (Outbox<R>, Replies<R>) {
         capacity: capacity.max(1),
         dropped: AtomicUsize::new(0),
         outboxes: AtomicUsize::new(1),
-        waker: TaskWake::new(),
+        waker: AtomicWaker::new(),
         owner: retain_own_image(),
     });
     let outbox = Outbox {
@@ -84,7 +84,7 @@ struct Shared<R> {
     dropped: AtomicUsize,
     /// Live `Outbox` handles; when it reaches zero no reply can come.
     outboxes: AtomicUsize,
-    waker: TaskWake,
+    waker: AtomicWaker,
     /// The library that made this queue (null for a host), retained so its
     /// functions, which every `Outbox` calls, stay mapped while it lives.
     /// Released by whoever frees the queue, after it is gone.

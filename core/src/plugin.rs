@@ -68,7 +68,9 @@ pub trait Plugin<M>: Send + 'static {
     }
 }
 
-impl<M: 'static> Plugin<M> for alloc::boxed::Box<dyn Plugin<M>> {
+/// A boxed plugin is a plugin: `Box<dyn Plugin<M>>` (a dynamic plugin, the
+/// registry's) and `Box<P>` both attach like `P`.
+impl<M: 'static, P: Plugin<M> + ?Sized> Plugin<M> for alloc::boxed::Box<P> {
     fn handle_message(&mut self, message: &Message<M>) -> Flow {
         (**self).handle_message(message)
     }

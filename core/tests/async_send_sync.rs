@@ -11,7 +11,6 @@ use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
-use plugbus_core::ring::TaskWake;
 use plugbus_core::task::{AsyncSender, LaneTask, Reports, Room};
 use plugbus_core::{Bus, Lane, LocalHost, Message, Outbox, Recv, Replies, Report};
 
@@ -44,7 +43,6 @@ type Finish = fn(Report);
 fn messages_and_the_bus_cross_threads() {
     assert_impl!(Message<u32>: Send, Sync, Unpin);
     assert_impl!(Bus<u32>: Send, Sync, Unpin);
-    assert_impl!(TaskWake: Send, Sync, Unpin);
     // A payload that is not `Sync` is shared by every clone: not sendable.
     assert_not_impl!(Message<Cell<u32>>: Send);
     assert_not_impl!(Message<Cell<u32>>: Sync);

@@ -237,7 +237,7 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
             }
         };
         let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
-        let lane = LaneTask::attach(self.bus(), Box::new(plugin), options, finish)?;
+        let lane = LaneTask::attach(self.bus(), plugin, options, finish)?;
         let id = lane.id();
         let capacity = capacity.unwrap_or(self.capacity());
         let watch = Watch::attached(id, lane.name().unwrap_or(""), overflow, capacity);
@@ -288,7 +288,7 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
     ) -> Result<PluginId, AttachError> {
         let finish = self.reports.sink().ok_or(AttachError::Closed)?;
         let lane_thread = LaneThread::new().name_prefix("plugbus-");
-        let (id, _detached) = lane_thread.spawn(self.bus(), Box::new(plugin), options, finish)?;
+        let (id, _detached) = lane_thread.spawn(self.bus(), plugin, options, finish)?;
         Ok(id)
     }
 

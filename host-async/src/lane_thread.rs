@@ -5,6 +5,7 @@
 use std::hint;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::task::Waker;
 use std::thread::{self, JoinHandle};
 
 use plugbus_core::{AttachError, AttachOptions, Bus, Lane, Plugin, PluginId, Report, Step};
@@ -38,7 +39,7 @@ use crate::watch::Watch;
 /// let options = AttachOptions::new().name("counter");
 /// let (id, thread) = LaneThread::new()
 ///     .name_prefix("lane-")
-///     .spawn(&bus, Box::new(Count(0)), options, |report| report)?;
+///     .spawn(&bus, Count(0), options, |report| report)?;
 /// assert_eq!(thread.thread().name(), Some("lane-counter"));
 /// for n in 0..10 {
 ///     bus.try_send(n).unwrap();
@@ -120,20 +121,20 @@ impl LaneThread {
     /// As [`Bus::attach`]; [`AttachError::Spawn`] with the system's reason
     /// if the thread cannot start (the plugin is dropped, and no message
     /// waits for it).
-    pub fn spawn<M, T>(
+    pub fn spawn<M, P, T>(
         &self,
         bus: &Arc<Bus<M>>,
-        plugin: Box<dyn Plugin<M>>,
+        plugin: P,
         options: AttachOptions,
         finish: impl FnOnce(Report) -> T + Send + 'static,
     ) -> Result<(PluginId, JoinHandle<T>), AttachError>
     where
         M: Send + Sync + 'static,
+        P: Plugin<M>,
         T: Send + 'static,
     {
-        let wake = Arc::new(Unpark::new());
         let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
-        let lane = bus.attach(plugin, options, wake.clone())?;
+        let lane = bus.attach(plugin, options)?;
         let id = lane.id();
         let capacity = capacity.unwrap_or(bus.capacity());
         // A thread name cannot hold NUL; the lane keeps the name as given.
@@ -148,7 +149,7 @@ impl LaneThread {
         // On failure the closure is dropped with the lane, which leaves the
         // bus, so no sender waits for a plugin that never runs.
         let thread = builder
-            .spawn(move || finish(run(lane, &wake, tuning, watch)))
+            .spawn(move || finish(run(lane, tuning, watch)))
             .map_err(|error| AttachError::Spawn {
                 plugin,
                 reason: error.to_string(),
@@ -203,19 +204,16 @@ impl Default for Tuning {
 }
 
 /// Runs `lane` on the calling thread until its plugin exits, and returns its
-/// report. `wake` is the waker the lane was attached with.
-fn run(
-    mut lane: Lane<impl Send + Sync + 'static>,
-    wake: &Arc<Unpark>,
-    tuning: Tuning,
-    mut watch: Watch,
-) -> Report {
-    wake.register_current();
+/// report.
+fn run(mut lane: Lane<impl Send + Sync + 'static>, tuning: Tuning, mut watch: Watch) -> Report {
+    let waker = Waker::from(Arc::new(Unpark::current()));
     // Plugin panics are caught inside `Lane::run`; this catches a panic in
     // the loop itself, so the lane still leaves a report. The payload is
     // dropped under a second catch and a second payload forgotten, so even
     // a payload whose `Drop` panics cannot take the report with it.
-    let driven = panic::catch_unwind(AssertUnwindSafe(|| drive(&mut lane, tuning, &mut watch)));
+    let driven = panic::catch_unwind(AssertUnwindSafe(|| {
+        drive(&mut lane, &waker, tuning, &mut watch)
+    }));
     if let Err(payload) = driven {
         if let Err(second) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
             if let Err(third) = panic::catch_unwind(AssertUnwindSafe(move || drop(second))) {
@@ -228,7 +226,12 @@ fn run(
     report
 }
 
-fn drive<M: Send + Sync + 'static>(lane: &mut Lane<M>, tuning: Tuning, watch: &mut Watch) {
+fn drive<M: Send + Sync + 'static>(
+    lane: &mut Lane<M>,
+    waker: &Waker,
+    tuning: Tuning,
+    watch: &mut Watch,
+) {
     let mut idle = 0u32;
     loop {
         match lane.run(tuning.batch) {
@@ -251,10 +254,10 @@ fn drive<M: Send + Sync + 'static>(lane: &mut Lane<M>, tuning: Tuning, watch: &m
             Step::Idle => {
                 idle = 0;
                 watch.idle(|| lane.stats());
-                if lane.prepare_sleep() {
-                    // Parking can wake spuriously; the bit is cleared only by
-                    // a wake (or `close`/`detach`, which wake too).
-                    while lane.is_sleeping() {
+                if lane.prepare_sleep(waker) {
+                    // Parking can wake spuriously, or for an earlier sleep;
+                    // the bit is cleared only by whoever wakes this one.
+                    while lane.still_asleep(waker) {
                         thread::park();
                     }
                 }

@@ -2,75 +2,61 @@
 //! thread or a parked sender, and how a sending thread waits for room under
 //! [`Overflow::Block`](plugbus_core::Overflow::Block).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
 use std::thread::{self, Thread};
 
 use plugbus_core::Bus;
-use plugbus_core::ring::Wake;
 
 /// How often a full sender yields, re-checking for room, before it parks.
 /// Lanes usually free room within a few time slices; parking costs a wake
 /// from every lane that moves on meanwhile.
 const YIELDS_BEFORE_PARK: u32 = 8;
 
-/// Unparks one thread. The handle is stored by the thread itself when it
-/// starts, so the waker can be handed to the bus before the thread exists.
+/// Unparks one thread: the waker of a lane on a thread of its own, or of a
+/// sender waiting for room.
 ///
-/// No wake is lost when the handle is missing: the bus calls `wake` only
-/// after it has cleared the sleeper's sleep bit, and a thread parks only
-/// while its bit is set (`while lane.is_sleeping() { park() }`). A lane
-/// thread stores its handle before its first `prepare_sleep`, so a wake
-/// that took a bit the thread set always finds the handle (the SeqCst swap
-/// on the bit orders the store before it); and if one ever came earlier,
-/// the cleared bit keeps the thread from parking.
-#[derive(Debug, Default)]
+/// No wake is lost: the bus wakes a sleeper only after it has cleared its
+/// sleep bit (or, for a sender, after a lane moved on), and a thread parks
+/// only while its condition holds, re-registering its waker each time; and
+/// `unpark` leaves a token when the thread is not parked yet, so a wake
+/// between its check and its `park` is not lost either.
+#[derive(Debug)]
 pub(crate) struct Unpark {
-    thread: OnceLock<Thread>,
+    thread: Thread,
 }
 
 impl Unpark {
-    /// A waker whose thread is not known yet.
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records the calling thread as the one to wake.
-    pub(crate) fn register_current(&self) {
-        // A second call (from the same thread) keeps the first handle.
-        let _ = self.thread.set(thread::current());
+    /// A waker for the calling thread.
+    pub(crate) fn current() -> Self {
+        Unpark {
+            thread: thread::current(),
+        }
     }
 }
 
 impl Wake for Unpark {
-    fn wake(&self) {
-        if let Some(thread) = self.thread.get() {
-            // `unpark` leaves a token when the thread is not parked yet, so
-            // a wake between its check and its `park` is not lost either.
-            thread.unpark();
-        }
+    fn wake(self: Arc<Self>) {
+        self.thread.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.thread.unpark();
     }
 }
 
 thread_local! {
     /// This thread's waker as a waiting sender, made once per thread rather
     /// than once per wait.
-    static SENDER_WAKE: Arc<Unpark> = {
-        let wake = Unpark::new();
-        wake.register_current();
-        Arc::new(wake)
-    };
+    static SENDER_WAKER: Waker = Waker::from(Arc::new(Unpark::current()));
 }
 
 /// The calling thread's waker for waiting as a sender.
-fn current_sender_wake() -> Arc<dyn Wake> {
-    SENDER_WAKE
-        .try_with(|wake| wake.clone() as Arc<dyn Wake>)
+fn current_sender_waker() -> Waker {
+    SENDER_WAKER
+        .try_with(Waker::clone)
         // Sending from a thread-local destructor, after ours is gone.
-        .unwrap_or_else(|_| {
-            let wake = Unpark::new();
-            wake.register_current();
-            Arc::new(wake)
-        })
+        .unwrap_or_else(|_| Waker::from(Arc::new(Unpark::current())))
 }
 
 /// Blocks the calling thread until `bus` may have room for every
@@ -99,7 +85,7 @@ pub fn park_until_room<M: Send + Sync + 'static>(bus: &Bus<M>) {
     // Register first, then check: a lane that moves on after the check
     // sees the registration and unparks us (the unpark token covers a wake
     // that lands before `park`).
-    let key = bus.add_waiting_sender(current_sender_wake());
+    let key = bus.add_waiting_sender(&current_sender_waker());
     while !bus.has_room() {
         thread::park();
     }

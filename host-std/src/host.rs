@@ -246,9 +246,7 @@ impl<M: Send + Sync + 'static> Host<M> {
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
         let bus = self.sender.bus();
-        let (id, thread) = self
-            .lane_thread
-            .spawn(bus, Box::new(plugin), options, |r| r)?;
+        let (id, thread) = self.lane_thread.spawn(bus, plugin, options, |r| r)?;
         let mut lanes = self.lanes();
         lanes.reap();
         lanes.running.push(thread);

@@ -26,9 +26,7 @@ extern crate std;
 /// # Example
 /// What `ask` does on a host, step by step, on a bare [`Bus`]:
 /// ```
-/// use std::sync::Arc;
 /// use plugbus_core::ask::{Asking, Request};
-/// use plugbus_core::ring::TaskWake;
 /// use plugbus_core::{AttachOptions, Bus, Flow, Message, Plugin, PluginId};
 ///
 /// struct Echo(Option<PluginId>);
@@ -43,7 +41,7 @@ extern crate std;
 /// }
 ///
 /// let bus = Bus::with_capacity(8);
-/// let mut lane = bus.attach(Box::new(Echo(None)), AttachOptions::new(), Arc::new(TaskWake::new()))?;
+/// let mut lane = bus.attach(Echo(None), AttachOptions::new())?;
 /// let (asking, message) = Asking::new(&bus, |request| request, 7, None);
 /// plugbus_core::ask::send_with(&bus, message, |_| {}).unwrap();
 /// assert!(!asking.is_done());

@@ -53,7 +53,7 @@ use super::answers::{Answer, Answers};
 use crate::dispatch::guard::guard;
 use crate::message::{ImageOwner, Message, retain_own_image};
 use crate::plugin::PluginId;
-use crate::ring::{TaskWake, Wake};
+use crate::sync::AtomicWaker;
 
 /// The point in time after which answers are late (with `std`).
 #[cfg(feature = "std")]
@@ -240,7 +240,7 @@ pub(crate) struct Shared<A> {
     book: spin::Mutex<Book<A>>,
     /// The asker's waker; woken once every slot is settled or the book
     /// closed because the deadline passed.
-    asker: TaskWake,
+    asker: AtomicWaker,
     late: AtomicUsize,
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     deadline: Deadline,
@@ -347,7 +347,7 @@ impl<A: Send + Sync + 'static> Shared<A> {
                 answers: Vec::new(),
                 panicked: Vec::new(),
             }),
-            asker: TaskWake::new(),
+            asker: AtomicWaker::new(),
             late: AtomicUsize::new(0),
             deadline,
             envelope_owner: AtomicPtr::new(core::ptr::null_mut()),
@@ -615,7 +615,7 @@ unsafe extern "C" fn unhold<A: Send + Sync + 'static>(hook: *const Hook) -> *con
 
 // SAFETY: the hook is a pointer to a `'static` table of functions; the book
 // is behind a lock and holds `Message<A>`s, `Send + Sync` for
-// `A: Send + Sync`; the rest is atomics and a `TaskWake`.
+// `A: Send + Sync`; the rest is atomics and an `AtomicWaker`.
 unsafe impl<A: Send + Sync> Send for Shared<A> {}
 // SAFETY: as for `Send`: shared access goes through the lock and atomics.
 unsafe impl<A: Send + Sync> Sync for Shared<A> {}

@@ -1,32 +1,37 @@
-//! A lane: one plugin and the loop step a host runs to feed it.
+//! A lane: one plugin's place on the bus and the loop step a host runs to
+//! feed it.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
-use core::sync::atomic::Ordering;
+use core::task::Waker;
 
-use super::bus::{Bus, LaneShared};
+use super::bus::Bus;
 use super::guard::guard;
+use super::runner::Runner;
+use super::shared::LaneShared;
 use super::stats::{Local, Report, Stats};
 use crate::ask::Delivery;
 use crate::message::Message;
 use crate::plugin::{Exit, Flow, Plugin, PluginId};
-use crate::ring::{Heap, Storage};
+use crate::ring::{Cursor, Heap, Storage};
 
-/// One attached plugin and its place in the ring. A host runs
+/// One attached plugin and its place on the bus. A host runs
 /// [`run`](Lane::run) on the lane's thread, task or poll slot; calls are
 /// sequential, so the plugin needs no lock.
 ///
 /// A lane that runs out of work calls [`prepare_sleep`](Lane::prepare_sleep)
-/// and, if it returns true, sleeps until its waker is called.
+/// and, if it returns true, sleeps until the waker it gave is woken.
+///
+/// The lane's place (its cursor or queue, its policy and counters) is apart
+/// from the plugin it runs, which it holds behind one call per batch.
 pub struct Lane<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     bus: Arc<Bus<M, S>>,
-    shared: Arc<LaneShared<M>>,
-    plugin: Option<Box<dyn Plugin<M>>>,
-    /// The first sequence this lane has not taken (ring lanes).
-    cursor: usize,
+    place: Place<M>,
+    /// `None` once the plugin has left.
+    runner: Option<Box<dyn Runner<M>>>,
     local: Local,
     started: bool,
     exit: Option<Exit>,
@@ -37,6 +42,14 @@ pub struct Lane<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     /// ring lanes never allocate it.
     #[allow(clippy::box_collection)] // 8 bytes in every lane instead of 32
     batch: Option<Box<VecDeque<Message<M>>>>,
+}
+
+/// Where a lane reads: the ring through its cursor, or a queue of its own.
+enum Place<M: Send + Sync + 'static> {
+    /// `Block` and `Reject`: the cursor holds the shared record.
+    Ring(Cursor<LaneShared<M>>),
+    /// `DropOldest` and `DropNewest`.
+    Queue(Arc<LaneShared<M>>),
 }
 
 /// What one [`Lane::run`] did.
@@ -51,17 +64,20 @@ pub enum Step {
 }
 
 impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
-    pub(crate) fn new(
+    pub(crate) fn new<P: Plugin<M>>(
         bus: Arc<Bus<M, S>>,
         shared: Arc<LaneShared<M>>,
-        plugin: Box<dyn Plugin<M>>,
-        cursor: usize,
+        cursor: Option<Cursor<LaneShared<M>>>,
+        plugin: P,
     ) -> Self {
+        let place = match cursor {
+            Some(cursor) => Place::Ring(cursor),
+            None => Place::Queue(shared),
+        };
         Lane {
             bus,
-            shared,
-            plugin: Some(plugin),
-            cursor,
+            place,
+            runner: Some(Box::new(plugin)),
             local: Local::default(),
             started: false,
             exit: None,
@@ -70,14 +86,21 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         }
     }
 
+    fn shared(&self) -> &Arc<LaneShared<M>> {
+        match &self.place {
+            Place::Ring(cursor) => cursor.owner(),
+            Place::Queue(shared) => shared,
+        }
+    }
+
     /// The plugin's id.
     pub fn id(&self) -> PluginId {
-        self.shared.id
+        self.shared().id
     }
 
     /// The plugin's name.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.shared().name
     }
 
     /// Handles up to `max` available messages as one batch, then publishes
@@ -88,20 +111,19 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         }
         if !self.started {
             self.started = true;
-            let id = self.shared.id;
-            let plugin = self
-                .plugin
+            let id = self.id();
+            let runner = self
+                .runner
                 .as_mut()
                 .expect("a lane that has not exited has its plugin");
-            if let Err(panic) = guard(|| plugin.on_attach(id)) {
+            if let Err(panic) = guard(|| runner.plugin().on_attach(id)) {
                 self.fail_in_hook(panic);
                 return Step::Done;
             }
         }
-        let taken = if self.shared.queue.is_some() {
-            self.run_queue(max.max(1))
-        } else {
-            self.run_ring(max.max(1))
+        let taken = match self.place {
+            Place::Ring(_) => self.run_ring(max.max(1)),
+            Place::Queue(_) => self.run_queue(max.max(1)),
         };
         if self.exit.is_some() {
             return Step::Done;
@@ -109,10 +131,9 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         if taken > 0 {
             return Step::Ran(taken);
         }
-        if self.bus.is_closed() {
-            if self.has_messages() {
-                return Step::Ran(0);
-            }
+        // Closed and nothing claimed left to read: done. Something claimed
+        // but not published yet is waited for like any message.
+        if self.bus.is_closed() && !self.has_pending() {
             self.exit(Exit::Shutdown);
             return Step::Done;
         }
@@ -120,78 +141,54 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     }
 
     fn run_ring(&mut self, max: usize) -> usize {
-        // ORDERING: Acquire pairs with the sender's publishing store, so the
-        // slots below `tail` are initialised for us.
-        let tail = self.bus.tail(Ordering::Acquire);
-        if self.detach_requested() {
+        // The head before the detach flag, and no further: a lane that does
+        // not see the flag reads only messages claimed before the detach
+        // (see the ring's notes on detach).
+        let end = self.bus.ring.head();
+        if self.shared().detach_requested() {
+            self.exit(Exit::Removed);
             return 0;
         }
-        let available = tail.wrapping_sub(self.cursor);
-        if available == 0 {
+        let Place::Ring(cursor) = &mut self.place else {
+            return 0;
+        };
+        let ahead = cursor.pos().until(end);
+        if ahead == 0 {
             return 0;
         }
-        self.local.lag_max = self.local.lag_max.max(available);
-        let n = available.min(max);
-        let plugin = self
-            .plugin
+        self.local.lag_max = self.local.lag_max.max(ahead);
+        let id = cursor.owner().id;
+        let shared = cursor.owner().clone();
+        let runner = self
+            .runner
             .as_mut()
             .expect("a lane that has not exited has its plugin");
-        let bus = &*self.bus;
-        let cursor = self.cursor;
         let local = &mut self.local;
-        let id = self.shared.id;
-        // After the Acquire load of the tail: sees every question in the
-        // batch (see `crate::ask`'s reply object).
-        let questions = crate::ask::questions_live();
-        let mut taken = 0;
+        let mut batch = self.bus.ring.batch(cursor, end, max);
+        // After the batch's Acquire loads of its stamps: sees every question
+        // in the batch (see `crate::ask`'s reply object).
+        let questions = crate::ask::questions_live().then_some(id);
         // One guard for the whole batch rather than one per message: the
-        // loop stays tight (the per-message guard kept `deliver` out of
-        // line), and `taken` and the counters say where a panic struck.
-        let outcome = guard(|| {
-            while taken < n {
-                // SAFETY: `cursor + taken` lies between our cursor, which
-                // gates the sender (our published cursor is at most
-                // `cursor`), and `tail`, loaded with Acquire above.
-                let message = unsafe { bus.slot(cursor.wrapping_add(taken)) };
-                taken += 1;
-                local.received += 1;
-                if plugin.wants(message) {
-                    let flow = plugin.handle_message(message);
-                    local.handled += 1;
-                    if questions {
-                        message.delivered(id, Delivery::Handled);
-                    }
-                    if flow != Flow::Continue {
-                        return flow;
-                    }
-                } else {
-                    local.filtered += 1;
-                    if questions {
-                        message.delivered(id, Delivery::Filtered);
-                    }
-                }
+        // loop stays tight, and the batch and the counters say where a
+        // panic struck.
+        let outcome = guard(|| runner.run_ring(&mut batch, local, questions));
+        if let (Err(panic), Some(id)) = (&outcome, questions) {
+            if let Some(message) = batch.last() {
+                message.delivered(id, Delivery::Panicked(panic));
             }
-            Flow::Continue
-        });
-        if let (Err(panic), true) = (&outcome, questions) {
-            // SAFETY: the message that panicked, at `cursor + taken - 1`
-            // (`taken` counts it), below the cursor we have not published.
-            let message = unsafe { bus.slot(cursor.wrapping_add(taken - 1)) };
-            message.delivered(id, Delivery::Panicked(panic));
         }
-        self.cursor = self.cursor.wrapping_add(taken);
-        // ORDERING: Release: the sender that sees the cursor may reuse the
-        // slots below it. `wake_senders_if_waiting` fences before it reads
-        // the waiting count (see `Bus::add_waiting_sender`).
-        self.shared.cursor.store(self.cursor, Ordering::Release);
-        self.shared.counters.publish(&self.local);
-        self.bus.wake_senders_if_waiting();
+        let taken = batch.commit();
+        shared.counters.publish(&self.local);
         self.settle(outcome);
         taken
     }
 
     fn run_queue(&mut self, max: usize) -> usize {
-        let Some(queue) = &self.shared.queue else {
+        let Place::Queue(shared) = &self.place else {
+            return 0;
+        };
+        let shared = shared.clone();
+        let Some(queue) = &shared.queue else {
             return 0;
         };
         {
@@ -202,50 +199,39 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
                 .get_or_insert_with(Box::default)
                 .extend(queue.drain(..n));
         }
-        if self.detach_requested() {
+        if shared.detach_requested() {
             // Taken from the queue, never delivered: sent while the plugin
             // was attached, so counted as dropped (the rest of the queue is
             // counted when the lane leaves the bus).
             if let Some(batch) = &mut self.batch {
-                self.shared.counters.add_dropped(batch.len());
+                shared.counters.add_dropped(batch.len());
                 batch.clear();
             }
+            self.exit(Exit::Removed);
             return 0;
         }
-        let plugin = self
-            .plugin
+        let id = shared.id;
+        let runner = self
+            .runner
             .as_mut()
             .expect("a lane that has not exited has its plugin");
-        // After the queue's lock: sees every question in the batch.
-        let questions = crate::ask::questions_live().then_some(self.shared.id);
-        let mut taken = 0;
-        let mut outcome = Ok(Flow::Continue);
+        let local = &mut self.local;
         let batch = self.batch.get_or_insert_with(Box::default);
-        while let Some(message) = batch.pop_front() {
-            taken += 1;
-            outcome = deliver(&mut **plugin, &message, &mut self.local, questions);
-            if outcome != Ok(Flow::Continue) {
-                break;
+        let received = local.received;
+        // After the queue's lock: sees every question in the batch.
+        let questions = crate::ask::questions_live().then_some(id);
+        let outcome = guard(|| runner.run_queue(batch, local, questions));
+        if let (Err(panic), Some(id)) = (&outcome, questions) {
+            if let Some(message) = batch.front() {
+                message.delivered(id, Delivery::Panicked(panic));
             }
         }
+        let taken = self.local.received - received;
         // Messages after a detach or panic are not delivered.
         batch.clear();
-        self.shared.counters.publish(&self.local);
+        shared.counters.publish(&self.local);
         self.settle(outcome);
         taken
-    }
-
-    /// Detaches the plugin if the host asked. Called after the lane loaded
-    /// the tail (Acquire) or took the queue lock, so a message sent after
-    /// `Bus::detach` returned is never handled: its publication carries the
-    /// flag with it.
-    fn detach_requested(&mut self) -> bool {
-        // ORDERING: Relaxed suffices after the Acquire above (see doc).
-        if self.shared.detach.load(Ordering::Relaxed) {
-            self.exit(Exit::Removed);
-            return true;
-        }
-        false
     }
 
     fn settle(&mut self, outcome: Result<Flow, String>) {
@@ -256,53 +242,90 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         }
     }
 
-    /// Whether messages wait for this lane.
-    fn has_messages(&self) -> bool {
-        match &self.shared.queue {
-            Some(queue) => !queue.lock().is_empty(),
-            // ORDERING: Acquire; `prepare_sleep` calls this after listing the
-            // lane under the send lock, which orders it with `publish`.
-            None => self.bus.tail(Ordering::Acquire) != self.cursor,
+    /// Whether messages were sent that this lane has not taken: published,
+    /// or claimed by a sender that has not published (or fed) them yet.
+    fn has_pending(&self) -> bool {
+        let head = self.bus.ring.head();
+        match &self.place {
+            Place::Ring(cursor) => cursor.pos() != head,
+            Place::Queue(shared) => {
+                shared.queue.as_ref().is_some_and(|q| !q.lock().is_empty())
+                    || self.bus.ring.fed() != head
+            }
         }
     }
 
-    /// Whether [`run`](Lane::run) has something to do: messages, a shutdown
-    /// or a detach request.
+    /// Whether [`run`](Lane::run) has something to do: a message to take,
+    /// a detach request, or a shutdown with nothing left to wait for.
+    /// Reads with SeqCst: it is the lane's check for work in the sleep
+    /// handshake.
     pub fn has_work(&self) -> bool {
         self.exit.is_some()
             || !self.started
-            // ORDERING: see `prepare_sleep`.
-            || self.shared.detach.load(Ordering::Acquire)
-            || self.bus.is_closed()
-            || self.has_messages()
+            || self.shared().detach_requested()
+            || self.has_ready_messages()
+            || (self.bus.is_closed() && !self.has_pending())
     }
 
-    /// Sets the lane's sleep bit, then re-checks for work. Returns true if
-    /// the lane may sleep: the sender will call its waker for the next
-    /// message. Returns false (bit cleared) if work arrived meanwhile.
-    ///
-    /// An async host registers the task's waker before calling this.
-    pub fn prepare_sleep(&self) -> bool {
-        // Listed under the send lock, then the re-check: a publication either
-        // came before the listing (and the re-check sees it) or after (and
-        // wakes us). Close and detach store their flag, then take the bit
-        // with a SeqCst swap; our re-check after listing sees the flag, or
-        // their swap sees the bit.
-        self.bus.list_sleeper(&self.shared);
-        if self.has_work() {
-            // ORDERING: the swap decides between us and a waker; an entry
-            // left in the list is dropped by the next publication.
-            self.shared.sleeping.swap(false, Ordering::SeqCst);
-            return false;
+    /// Whether a message is there to take now (published, or queued).
+    fn has_ready_messages(&self) -> bool {
+        match &self.place {
+            Place::Ring(cursor) => self.bus.ring.is_published(cursor.pos()),
+            Place::Queue(shared) => shared.queue.as_ref().is_some_and(|q| !q.lock().is_empty()),
         }
-        true
+    }
+
+    /// Registers `waker`, sets the lane's sleep bit, then checks for work
+    /// again. Returns true if the lane may sleep: whoever publishes a
+    /// message for it, closes the host or detaches it next wakes `waker`.
+    /// Returns false (bit cleared) if work arrived meanwhile.
+    pub fn prepare_sleep(&self, waker: &Waker) -> bool {
+        let shared = self.shared();
+        self.bus
+            .ring
+            .prepare_sleep(shared, waker, || self.has_work())
     }
 
     /// Whether the sleep bit is still set: nobody has woken the lane yet.
-    /// A thread host parks while this is true (parking can wake spuriously).
     pub fn is_sleeping(&self) -> bool {
-        // ORDERING: SeqCst pairs with the waker's SeqCst swap.
-        self.shared.sleeping.load(Ordering::SeqCst)
+        self.shared().reader.is_sleeping()
+    }
+
+    /// Registers `waker` again and returns whether the sleep bit is still
+    /// set. A thread host parks while this is true: parking can wake
+    /// spuriously, and a late wake meant for an earlier sleep takes the
+    /// registered waker with it, so the waker is given again each time.
+    ///
+    /// ```
+    /// # use plugbus_core::{AttachOptions, Bus, Flow, Message, Plugin, Step};
+    /// # struct Count;
+    /// # impl Plugin<u32> for Count {
+    /// #     fn handle_message(&mut self, _: &Message<u32>) -> Flow { Flow::Continue }
+    /// # }
+    /// # let bus = Bus::with_capacity(8);
+    /// # let mut lane = bus.attach(Count, AttachOptions::new()).unwrap();
+    /// # bus.close();
+    /// # struct Unpark(std::thread::Thread);
+    /// # impl std::task::Wake for Unpark {
+    /// #     fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// # }
+    /// let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    /// loop {
+    ///     match lane.run(64) {
+    ///         Step::Ran(_) => {}
+    ///         Step::Idle => {
+    ///             if lane.prepare_sleep(&waker) {
+    ///                 while lane.still_asleep(&waker) {
+    ///                     std::thread::park();
+    ///                 }
+    ///             }
+    ///         }
+    ///         Step::Done => break,
+    ///     }
+    /// }
+    /// ```
+    pub fn still_asleep(&self, waker: &Waker) -> bool {
+        self.shared().reader.still_asleep(waker)
     }
 
     /// Whether the bus this lane reads was closed.
@@ -312,7 +335,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
 
     /// A snapshot of this plugin's counters.
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        self.shared().counters.snapshot()
     }
 
     /// The lane's report: call after [`run`](Lane::run) returned
@@ -322,11 +345,12 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         if self.exit.is_none() {
             self.exit(Exit::Removed);
         }
+        let shared = self.shared();
         Report {
-            id: self.shared.id,
-            name: self.shared.name.clone(),
+            id: shared.id,
+            name: shared.name.clone(),
             exit: self.exit.unwrap_or(Exit::Removed),
-            stats: self.shared.counters.snapshot(),
+            stats: shared.counters.snapshot(),
             panic: self.panic.take().map(String::from),
         }
     }
@@ -353,62 +377,28 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             return;
         }
         self.exit = Some(exit);
-        self.bus.remove(&self.shared, self.cursor);
-        if let Some(mut plugin) = self.plugin.take() {
+        let cursor = match &self.place {
+            Place::Ring(cursor) => Some(cursor.pos()),
+            Place::Queue(_) => None,
+        };
+        self.bus.remove(self.shared(), cursor);
+        if let Some(mut runner) = self.runner.take() {
             // Panics here are no message's: reported by the exit and the
             // panic text, not counted in `panicked` (see `fail_in_hook`).
             if exit != Exit::Panicked && self.started {
-                if let Err(panic) = guard(|| plugin.on_detach(exit)) {
+                if let Err(panic) = guard(|| runner.plugin().on_detach(exit)) {
                     self.panic = Some(panic.into_boxed_str());
                     self.exit = Some(Exit::Panicked);
                 }
             }
-            if let Err(panic) = guard(move || drop(plugin)) {
+            if let Err(panic) = guard(move || drop(runner)) {
                 if self.panic.is_none() {
                     self.panic = Some(panic.into_boxed_str());
                     self.exit = Some(Exit::Panicked);
                 }
             }
         }
-        self.shared.counters.publish(&self.local);
-    }
-}
-
-/// Runs the filter, then the handler, counting the outcome, and telling a
-/// question about it as the plugin `questions` (if questions live).
-fn deliver<M: 'static>(
-    plugin: &mut dyn Plugin<M>,
-    message: &Message<M>,
-    local: &mut Local,
-    questions: Option<PluginId>,
-) -> Result<Flow, String> {
-    let tell = |delivery| {
-        if let Some(id) = questions {
-            message.delivered(id, delivery);
-        }
-    };
-    local.received += 1;
-    match guard(|| {
-        if plugin.wants(message) {
-            Some(plugin.handle_message(message))
-        } else {
-            None
-        }
-    }) {
-        Ok(None) => {
-            local.filtered += 1;
-            tell(Delivery::Filtered);
-            Ok(Flow::Continue)
-        }
-        Ok(Some(flow)) => {
-            local.handled += 1;
-            tell(Delivery::Handled);
-            Ok(flow)
-        }
-        Err(panic) => {
-            tell(Delivery::Panicked(&panic));
-            Err(panic)
-        }
+        self.shared().counters.publish(&self.local);
     }
 }
 
@@ -425,8 +415,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Lane<M, S> {
 impl<M: Send + Sync + 'static, S: Storage<M>> fmt::Debug for Lane<M, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lane")
-            .field("id", &self.shared.id)
-            .field("name", &self.shared.name)
+            .field("id", &self.id())
+            .field("name", &self.name())
             .field("exit", &self.exit)
             .finish_non_exhaustive()
     }

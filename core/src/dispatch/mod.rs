@@ -1,12 +1,16 @@
-//! The dispatch core every host shares: the bus, lanes, and counters.
+//! The dispatch core every host shares: the registry of plugins on a bus,
+//! their policies and counters, sending, and the lane loop. The ring it
+//! calls through a small API lives in [`ring`](crate::ring).
 
 mod bus;
 pub(crate) mod guard;
 mod lane;
+mod runner;
+mod shared;
 mod stats;
 
 pub(crate) use bus::into_value;
-pub use bus::{Bus, PluginInfo, WaiterKey};
+pub use bus::{Bus, PluginInfo};
 pub use lane::{Lane, Step};
 pub use stats::{Report, Stats};
 

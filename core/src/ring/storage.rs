@@ -4,18 +4,39 @@
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::mem::MaybeUninit;
 
 use crate::message::Message;
+use crate::sync::AtomicUsize;
 
-/// One slot of the ring. Only the bus reads or writes it, under the ring's
-/// cursor protocol; storage only keeps it.
-pub struct Slot<M>(pub(crate) UnsafeCell<MaybeUninit<Message<M>>>);
+/// One slot of the ring: the message it holds and the stamp that says
+/// which message that is and that it is published. Only the ring reads or
+/// writes it, under its protocol (see the [module](super)); storage only
+/// keeps it.
+pub struct Slot<M> {
+    /// [`Pos::stamp`](super::pos::Pos::stamp) of the message published in
+    /// the slot; set by the ring when it takes the storage.
+    pub(super) stamp: AtomicUsize,
+    /// `None` until the first message is written.
+    pub(super) message: UnsafeCell<Option<Message<M>>>,
+}
 
 impl<M> Slot<M> {
     /// An empty slot.
+    #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Slot(UnsafeCell::new(MaybeUninit::uninit()))
+        Slot {
+            stamp: AtomicUsize::new(0),
+            message: UnsafeCell::new(None),
+        }
+    }
+
+    /// An empty slot (loom's atomics are not `const`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Slot {
+            stamp: AtomicUsize::new(0),
+            message: UnsafeCell::new(None),
+        }
     }
 }
 
@@ -31,11 +52,11 @@ impl<M> fmt::Debug for Slot<M> {
     }
 }
 
-// SAFETY: a slot is written only by the sender holding the bus's send lock,
-// and only once every lane that could read its previous message has moved
-// past it; lanes only read a slot between their cursor and the published
-// tail. Sharing it is therefore sharing `Message<M>`, which needs
-// `M: Send + Sync`.
+// SAFETY: a slot's message is written only by the sender that claimed its
+// position, once every lane that could read the previous message has moved
+// past it, and read only by lanes between their cursor and a stamp that says
+// it is published (the ring's protocol). Sharing a slot is therefore sharing
+// `Message<M>`, which needs `M: Send + Sync`.
 unsafe impl<M: Send + Sync> Sync for Slot<M> {}
 // SAFETY: moving a slot moves at most a `Message<M>`.
 unsafe impl<M: Send + Sync> Send for Slot<M> {}
@@ -80,8 +101,9 @@ fn heap_len(capacity: usize) -> usize {
     capacity.clamp(1, MAX_HEAP_CAPACITY).next_power_of_two()
 }
 
-/// The largest ring: sequence numbers wrap, and a lane's lag must stay far
-/// below half the sequence space for wrapping comparisons to hold.
+/// The largest capacity a lane may have: positions wrap, and a lane's lag
+/// must stay far below a quarter of the position space for wrapping
+/// comparisons to hold (see `Pos`).
 pub(crate) const MAX_CAPACITY: usize = 1 << (usize::BITS - 4);
 
 impl<M> fmt::Debug for Heap<M> {
@@ -119,10 +141,19 @@ impl<M, const N: usize> Fixed<M, N> {
     );
 
     /// Empty slots.
+    #[cfg(not(loom))]
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::POWER_OF_TWO;
         Fixed([const { Slot::new() }; N])
+    }
+
+    /// Empty slots (loom's atomics are not `const`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::POWER_OF_TWO;
+        Fixed(core::array::from_fn(|_| Slot::new()))
     }
 }
 

@@ -1,6 +1,5 @@
 //! A lane as a future: what an async host spawns for each plugin.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
@@ -11,7 +10,7 @@ use crate::dispatch::{Bus, Lane, Report, Stats, Step};
 use crate::error::AttachError;
 use crate::plugin::{Plugin, PluginId};
 use crate::policy::AttachOptions;
-use crate::ring::{Heap, Storage, TaskWake};
+use crate::ring::{Heap, Storage};
 
 /// The most messages a lane takes as one batch. After each batch the lane
 /// yields to the executor, so one busy plugin holds a worker for at most
@@ -26,8 +25,8 @@ const IDLE_YIELDS: u8 = 2;
 
 /// One plugin's lane as a future, for an async host to spawn on its
 /// executor: each poll runs one batch (at most 256 messages) and yields
-/// while there is work, and sleeps through the lane's [`TaskWake`] when
-/// idle. When the plugin exits, `finish` gets its report and the future
+/// while there is work, and sleeps through the task's waker when idle.
+/// When the plugin exits, `finish` gets its report and the future
 /// completes.
 ///
 /// If the future is dropped before the plugin exited (its executor or
@@ -56,7 +55,7 @@ const IDLE_YIELDS: u8 = 2;
 /// let bus = Bus::with_capacity(16);
 /// let (reports, report) = mpsc::channel();
 /// let finish = move |r| reports.send(r).unwrap();
-/// let task = LaneTask::attach(&bus, Box::new(Count(0)), AttachOptions::new(), finish)?;
+/// let task = LaneTask::attach(&bus, Count(0), AttachOptions::new(), finish)?;
 /// bus.try_send(1).unwrap();
 /// bus.close();
 /// // An executor would spawn the task; here a loop polls it to the end.
@@ -77,7 +76,6 @@ where
     /// `None` once the report has gone to `finish`.
     lane: Option<Lane<M, S>>,
     id: PluginId,
-    wake: Arc<TaskWake>,
     finish: Option<F>,
     idle_yields: u8,
 }
@@ -88,8 +86,8 @@ where
     F: FnOnce(Report),
     S: Storage<M>,
 {
-    /// Attaches `plugin` to `bus` with a [`TaskWake`] as its waker and
-    /// returns its lane as a future; the plugin sees exactly the messages
+    /// Attaches `plugin` to `bus` and returns its lane as a future; the
+    /// plugin sees exactly the messages
     /// sent after this returns. `finish` is called once, with the plugin's
     /// report, when the lane ends.
     ///
@@ -97,18 +95,16 @@ where
     /// As [`Bus::attach`]: [`AttachError::Closed`] after the bus closed,
     /// [`AttachError::Capacity`] for a capacity the ring cannot give. The
     /// plugin and `finish` are dropped.
-    pub fn attach(
+    pub fn attach<P: Plugin<M>>(
         bus: &Arc<Bus<M, S>>,
-        plugin: Box<dyn Plugin<M>>,
+        plugin: P,
         options: AttachOptions,
         finish: F,
     ) -> Result<Self, AttachError> {
-        let wake = Arc::new(TaskWake::new());
-        let lane = bus.attach(plugin, options, wake.clone())?;
+        let lane = bus.attach(plugin, options)?;
         Ok(LaneTask {
             id: lane.id(),
             lane: Some(lane),
-            wake,
             finish: Some(finish),
             idle_yields: 0,
         })
@@ -175,11 +171,10 @@ where
                     return Poll::Pending;
                 }
                 Step::Idle => {
-                    // The waker first, then the sleep bit: a sender that
-                    // publishes after `prepare_sleep` finds the bit and calls
-                    // the waker registered here.
-                    this.wake.register(cx.waker());
-                    if lane.prepare_sleep() {
+                    // The waker is registered before the sleep bit is set:
+                    // a sender that publishes after `prepare_sleep` finds
+                    // the bit and wakes this task.
+                    if lane.prepare_sleep(cx.waker()) {
                         this.idle_yields = 0;
                         return Poll::Pending;
                     }

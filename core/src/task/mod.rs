@@ -5,10 +5,10 @@
 //! An async host adds only how it spawns [`LaneTask`]s (on an executor or a
 //! runtime handle) and how it blocks for the `*_blocking` twins of its
 //! calls; everything here is built on `core::future` and `core::task` and
-//! works with any executor. The futures sleep through the ring's
-//! [`TaskWake`](crate::ring::TaskWake): the waker is registered first, then
-//! the sleep bit is set or the waiting sender registered, then the
-//! condition is checked again, so no wake is lost.
+//! works with any executor. The futures sleep through their task's
+//! `Waker`: it is registered first, then the sleep bit is set or the
+//! waiting sender registered, then the condition is checked again, so no
+//! wake is lost, and nothing waits by spinning or yielding in a loop.
 //!
 //! ```
 //! use std::pin::pin;
@@ -29,7 +29,7 @@
 //! let sender = AsyncSender::new(Bus::with_capacity(64));
 //! let (reports, report) = mpsc::channel();
 //! let finish = move |r| reports.send(r).unwrap();
-//! let lane = LaneTask::attach(sender.bus(), Box::new(Sum(0)), AttachOptions::new(), finish)?;
+//! let lane = LaneTask::attach(sender.bus(), Sum(0), AttachOptions::new(), finish)?;
 //!
 //! // A real host spawns `lane` on its executor and awaits the sends in a
 //! // task; polling both by hand with a waker that does nothing shows the

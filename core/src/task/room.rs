@@ -1,33 +1,31 @@
 //! Waiting for room as a future: what an async sender awaits while a
 //! `Block` plugin is full.
 
-use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
-use crate::dispatch::{Bus, WaiterKey};
-use crate::ring::{Heap, Storage, TaskWake};
+use crate::dispatch::Bus;
+use crate::ring::{Heap, Storage, WaiterKey};
 
 /// Resolves once a send may find room for every
 /// [`Overflow::Block`](crate::Overflow::Block) plugin (or fail for another
 /// reason): the async twin of a thread parking until the bus wakes it.
 ///
 /// On its first poll it registers as a waiting sender
-/// ([`Bus::add_waiting_sender`]) with a [`TaskWake`] holding the task's
-/// waker, then checks [`Bus::has_room`]; the bus wakes it when a lane moves
-/// on, leaves, or the bus closes. Dropping it (on completion or when the
-/// send is cancelled) deregisters it, so nothing is left behind. Retry the
-/// send once it resolves: another sender may have taken the room first.
+/// ([`Bus::add_waiting_sender`]) with the task's waker, then checks
+/// [`Bus::has_room`]; the bus wakes it when a lane moves on, leaves, or the
+/// bus closes. A later poll with another waker replaces it. Dropping the
+/// future (on completion or when the send is cancelled) deregisters it, so
+/// nothing is left behind. Retry the send once it resolves: another sender
+/// may have taken the room first.
 ///
 /// # Example
 /// ```
 /// use std::pin::pin;
-/// use std::sync::Arc;
 /// use std::task::{Context, Waker};
 ///
-/// use plugbus_core::ring::TaskWake;
 /// use plugbus_core::task::Room;
 /// use plugbus_core::{AttachOptions, Bus, Flow, Message, Plugin, TrySendError};
 ///
@@ -39,7 +37,7 @@ use crate::ring::{Heap, Storage, TaskWake};
 /// }
 ///
 /// let bus = Bus::with_capacity(1);
-/// let mut lane = bus.attach(Box::new(Count), AttachOptions::new(), Arc::new(TaskWake::new()))?;
+/// let mut lane = bus.attach(Count, AttachOptions::new())?;
 /// bus.try_send(1).unwrap();
 /// assert!(matches!(bus.try_send(2), Err(TrySendError::Full(2))));
 ///
@@ -54,34 +52,14 @@ use crate::ring::{Heap, Storage, TaskWake};
 #[must_use = "futures do nothing unless polled"]
 pub struct Room<'a, M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     bus: &'a Bus<M, S>,
-    /// Where a sender keeps its waker from one wait to the next, so that
-    /// waiting allocates nothing once warm.
-    spare: Option<&'a spin::Mutex<Option<Arc<TaskWake>>>>,
-    waiting: Option<(Arc<TaskWake>, WaiterKey)>,
+    /// The registration and the waker it holds.
+    waiting: Option<(WaiterKey, Waker)>,
 }
 
 impl<'a, M: Send + Sync + 'static, S: Storage<M>> Room<'a, M, S> {
-    /// Waits for room on `bus`; the waker is made on the first poll that
-    /// has to wait.
+    /// Waits for room on `bus`.
     pub fn new(bus: &'a Bus<M, S>) -> Self {
-        Room {
-            bus,
-            spare: None,
-            waiting: None,
-        }
-    }
-
-    /// Like [`new`](Room::new), taking the waker from `spare` if it holds
-    /// one and giving it back when done.
-    pub(crate) fn reusing(
-        bus: &'a Bus<M, S>,
-        spare: &'a spin::Mutex<Option<Arc<TaskWake>>>,
-    ) -> Self {
-        Room {
-            bus,
-            spare: Some(spare),
-            waiting: None,
-        }
+        Room { bus, waiting: None }
     }
 }
 
@@ -90,18 +68,16 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Future for Room<'_, M, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        match &this.waiting {
-            Some((wake, _)) => wake.register(cx.waker()),
+        match &mut this.waiting {
+            Some((key, waker)) => {
+                if !waker.will_wake(cx.waker()) {
+                    this.bus.update_waiting_sender(*key, cx.waker());
+                    waker.clone_from(cx.waker());
+                }
+            }
             None => {
-                // A spare taken by a concurrent wait of the same sender (or
-                // none yet): make one.
-                let wake = this
-                    .spare
-                    .and_then(|spare| spare.try_lock()?.take())
-                    .unwrap_or_default();
-                wake.register(cx.waker());
-                let key = this.bus.add_waiting_sender(wake.clone());
-                this.waiting = Some((wake, key));
+                let key = this.bus.add_waiting_sender(cx.waker());
+                this.waiting = Some((key, cx.waker().clone()));
             }
         }
         // Registered before checking: a lane that moves on after this check
@@ -116,15 +92,10 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Future for Room<'_, M, S> {
 
 impl<M: Send + Sync + 'static, S: Storage<M>> Drop for Room<'_, M, S> {
     fn drop(&mut self) {
-        let Some((wake, key)) = self.waiting.take() else {
-            return;
-        };
-        // Once removed, the bus holds no clone and calls it no more.
-        self.bus.remove_waiting_sender(key);
-        // Let go of this task's waker: a kept one would keep the task alive.
-        wake.register(Waker::noop());
-        if let Some(mut spare) = self.spare.and_then(spin::Mutex::try_lock) {
-            spare.get_or_insert(wake);
+        if let Some((key, _)) = self.waiting.take() {
+            // Once removed, the bus holds no clone of the waker and calls it
+            // no more.
+            self.bus.remove_waiting_sender(key);
         }
     }
 }
@@ -146,26 +117,17 @@ mod tests {
     use crate::task::test_support::{lane, no_waker};
 
     #[test]
-    fn a_cancelled_wait_deregisters_and_leaves_its_waker_for_the_next() {
+    fn a_cancelled_wait_deregisters() {
         let bus = Bus::with_capacity(1);
         let lane = lane(&bus, AttachOptions::new());
         bus.try_send(1).unwrap();
-        let spare = spin::Mutex::new(None);
         let mut cx = no_waker();
         {
-            let mut room = pin!(Room::reusing(&bus, &spare));
+            let mut room = pin!(Room::new(&bus));
             assert!(room.as_mut().poll(&mut cx).is_pending());
-            assert!(spare.lock().is_none(), "the wait holds the waker");
+            assert_eq!(bus.ring.senders().waiting(), 1);
         }
-        let kept = spare.lock().clone().expect("the wait gave its waker back");
-        // Only `spare` holds it now: the bus let go of its clone.
-        assert_eq!(Arc::strong_count(&kept), 2);
-        {
-            let mut room = pin!(Room::reusing(&bus, &spare));
-            assert!(room.as_mut().poll(&mut cx).is_pending());
-            assert!(spare.lock().is_none(), "the second wait reused it");
-        }
-        assert!(Arc::ptr_eq(&kept, spare.lock().as_ref().unwrap()));
+        assert_eq!(bus.ring.senders().waiting(), 0);
         // The lane leaving frees the room; a new wait sees it at once.
         drop(lane);
         let mut room = pin!(Room::new(&bus));

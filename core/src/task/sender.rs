@@ -10,17 +10,18 @@ use super::room::Room;
 use crate::dispatch::{Bus, into_value};
 use crate::error::{SendError, TrySendError};
 use crate::message::Message;
-use crate::ring::{Heap, Storage, TaskWake};
+use crate::ring::{Heap, Storage};
+use crate::sync::Mutex;
 
 /// Sends to every lane of a [`Bus`] from async code, awaiting [`Room`]
 /// while a plugin with [`Overflow::Block`](crate::Overflow::Block) is full.
 /// The sending half an async host wraps, adding its blocking twins.
 ///
-/// Once warm, waiting and batching allocate nothing: the sender keeps its
-/// waker and its batch buffer from one send to the next, so each message
-/// costs its one envelope. A send that finds them taken (another send
-/// through the same handle is under way) makes its own. A clone starts
-/// without any.
+/// Once warm, waiting and batching allocate nothing: waiting registers a
+/// clone of the task's waker in room the bus reserved, and the sender keeps
+/// its batch buffer from one send to the next, so each message costs its
+/// one envelope. A batch that finds the buffer taken (another batch through
+/// the same handle is under way) makes its own. A clone starts without one.
 ///
 /// # Example
 /// ```
@@ -44,10 +45,8 @@ use crate::ring::{Heap, Storage, TaskWake};
 /// ```
 pub struct AsyncSender<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     bus: Arc<Bus<M, S>>,
-    /// The waker of the last wait for room, for the next.
-    wake: spin::Mutex<Option<Arc<TaskWake>>>,
     /// The buffer of the last batch, empty, for the next.
-    batch: spin::Mutex<VecDeque<Message<M>>>,
+    batch: Mutex<VecDeque<Message<M>>>,
 }
 
 impl<M: Send + Sync + 'static, S: Storage<M>> AsyncSender<M, S> {
@@ -55,8 +54,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> AsyncSender<M, S> {
     pub fn new(bus: Arc<Bus<M, S>>) -> Self {
         AsyncSender {
             bus,
-            wake: spin::Mutex::new(None),
-            batch: spin::Mutex::new(VecDeque::new()),
+            batch: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -79,7 +77,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> AsyncSender<M, S> {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Full(back)) => {
                     message = back;
-                    Room::reusing(&self.bus, &self.wake).await;
+                    Room::new(&self.bus).await;
                 }
                 Err(TrySendError::Failed(error)) => return Err(error.map(into_value)),
             }
@@ -130,7 +128,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> AsyncSender<M, S> {
             }
             match self.bus.try_send_batch(&mut batch) {
                 Ok(n) => sent += n,
-                Err(TrySendError::Full(())) => Room::reusing(&self.bus, &self.wake).await,
+                Err(TrySendError::Full(())) => Room::new(&self.bus).await,
                 Err(TrySendError::Failed(error)) => {
                     let unsent: Vec<M> = batch.drain(..).map(into_value).collect();
                     return Err(error.map(|()| unsent));
@@ -210,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_send_leaves_its_waker_and_buffer_for_the_next() {
+    fn a_finished_send_deregisters_and_leaves_its_buffer_for_the_next() {
         let sender = AsyncSender::new(Bus::with_capacity(1));
         let mut lane = lane(sender.bus(), AttachOptions::new());
         let mut cx = no_waker();
@@ -224,13 +222,13 @@ mod tests {
             lane.run(1);
             assert!(matches!(send.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
         }
-        assert!(sender.wake.lock().is_some());
+        assert_eq!(sender.bus().ring.senders().waiting(), 0);
         lane.run(1);
         assert!(matches!(
             pin!(sender.send_batch([3])).poll(&mut cx),
             Poll::Ready(Ok(1))
         ));
         assert!(sender.batch.lock().capacity() >= 1);
-        assert!(sender.clone().wake.lock().is_none());
+        assert_eq!(sender.clone().batch.lock().capacity(), 0);
     }
 }

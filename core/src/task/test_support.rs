@@ -2,7 +2,6 @@
 //! polls, a task that keeps its report, and a context whose waker does
 //! nothing (the tests poll by hand).
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -13,7 +12,6 @@ use crate::dispatch::{Bus, Lane, Report};
 use crate::message::Message;
 use crate::plugin::{Flow, Plugin};
 use crate::policy::AttachOptions;
-use crate::ring::TaskWake;
 
 /// Takes every message.
 pub(super) struct Count;
@@ -26,8 +24,7 @@ impl Plugin<u32> for Count {
 
 /// A [`Count`] lane on `bus` that the test runs by hand.
 pub(super) fn lane(bus: &Arc<Bus<u32>>, options: AttachOptions) -> Lane<u32> {
-    bus.attach(Box::new(Count), options, Arc::new(TaskWake::new()))
-        .unwrap()
+    bus.attach(Count, options).unwrap()
 }
 
 /// A [`Count`] lane as a task that leaves its report in `reports`.
@@ -36,7 +33,7 @@ pub(super) fn task<'a>(
     reports: &'a RefCell<Vec<Report>>,
 ) -> LaneTask<u32, impl FnOnce(Report) + 'a> {
     let finish = |report| reports.borrow_mut().push(report);
-    LaneTask::attach(bus, Box::new(Count), AttachOptions::new(), finish).unwrap()
+    LaneTask::attach(bus, Count, AttachOptions::new(), finish).unwrap()
 }
 
 /// A context whose waker does nothing.
