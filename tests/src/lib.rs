@@ -7,6 +7,7 @@ pub mod async_hosts;
 pub mod conformance;
 pub mod dylib;
 pub mod observe;
+pub mod watch;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

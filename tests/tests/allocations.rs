@@ -179,16 +179,13 @@ fn main() {
     let exe = std::env::current_exe().expect("the test binary's path");
     let (mut passed, mut failed) = (0, 0);
     for (name, _) in HOSTS.iter().filter(|(name, _)| wanted(name)) {
-        let output = std::process::Command::new(&exe)
-            .args(["--measure", name])
-            .output()
-            .expect("run the measurement in a child process");
-        print!("{}", String::from_utf8_lossy(&output.stdout));
-        if output.status.success() {
+        let (ok, stdout, stderr) = run_child(&exe, name);
+        print!("{stdout}");
+        if ok {
             println!("allocations {name} ... ok");
             passed += 1;
         } else {
-            eprint!("{}", String::from_utf8_lossy(&output.stderr));
+            eprint!("{stderr}");
             println!("allocations {name} ... FAILED");
             failed += 1;
         }
@@ -197,4 +194,65 @@ fn main() {
     if failed > 0 {
         std::process::exit(1);
     }
+}
+
+/// How long one host's measurement may take: it normally takes well under a
+/// second; a lost wake-up must fail the test, not hang it.
+const CHILD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs the measurement of host `name` in a child process, killing it if it
+/// takes longer than [`CHILD_DEADLINE`]. Returns whether it passed, and what
+/// it printed.
+fn run_child(exe: &std::path::Path, name: &str) -> (bool, String, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(exe)
+        .args(["--measure", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the measurement in a child process");
+    // Read both pipes on threads of their own, so a full pipe cannot stall
+    // the child while we wait for it.
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break Some(status);
+        }
+        if start.elapsed() > CHILD_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let mut stderr = stderr.join().unwrap_or_default();
+    if status.is_none() {
+        stderr.push_str(&format!(
+            "allocations {name}: timed out after {CHILD_DEADLINE:?} waiting for the measurement; killed\n"
+        ));
+    }
+    (status.is_some_and(|s| s.success()), stdout, stderr)
 }

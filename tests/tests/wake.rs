@@ -48,20 +48,28 @@ fn every_send_wakes<F: Family>() {
 
 #[test]
 fn threads() {
-    every_send_wakes::<Threads>();
+    plugbus_tests::watch::run("threads", "threads", || {
+        every_send_wakes::<Threads>();
+    });
 }
 
 #[test]
 fn smol() {
-    every_send_wakes::<Smol>();
+    plugbus_tests::watch::run("smol", "smol", || {
+        every_send_wakes::<Smol>();
+    });
 }
 
 #[test]
 fn tokio_multi_thread() {
-    every_send_wakes::<TokioMulti>();
+    plugbus_tests::watch::run("tokio_multi_thread", "tokio_multi_thread", || {
+        every_send_wakes::<TokioMulti>();
+    });
 }
 
 #[test]
 fn tokio_current_thread() {
-    every_send_wakes::<TokioCurrent>();
+    plugbus_tests::watch::run("tokio_current_thread", "tokio_current_thread", || {
+        every_send_wakes::<TokioCurrent>();
+    });
 }

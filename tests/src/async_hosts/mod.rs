@@ -67,16 +67,25 @@ macro_rules! async_host_tests {
         );
         #[test]
         fn dropping_the_host_then_the_runtime_drains_lanes_it_never_ran() {
-            scenarios::dropping_the_host_then_the_runtime_drains_lanes_it_never_ran(
-                <$bed>::start(),
+            $crate::watch::run(
+                stringify!($bed),
+                "dropping_the_host_then_the_runtime_drains_lanes_it_never_ran",
+                || {
+                    scenarios::dropping_the_host_then_the_runtime_drains_lanes_it_never_ran(
+                        <$bed>::start(),
+                    )
+                },
             );
         }
     };
     (@tests $bed:ty; $($scenario:ident),* $(,)?) => {
         $(
+            // Watched: a wait that never ends fails the test (see `watch`).
             #[test]
             fn $scenario() {
-                scenarios::$scenario(&<$bed>::start());
+                $crate::watch::run(stringify!($bed), stringify!($scenario), || {
+                    scenarios::$scenario(&<$bed>::start())
+                });
             }
         )*
     };

@@ -7,7 +7,8 @@ use plugbus_core::{
     AttachError, AttachOptions, LocalHost, Plugin, PluginId, Report, SendError, Stats, TrySendError,
 };
 
-use super::{Family, TestHost};
+use super::{Family, SendFn, TestHost};
+use crate::watch::waiting;
 
 /// The poll-driven [`LocalHost`], the reference semantics.
 #[derive(Debug)]
@@ -31,15 +32,21 @@ impl<M: Send + Sync + 'static> TestHost<M> for LocalHost<M> {
         LocalHost::attach_with(self, plugin, options)
     }
     fn send(&mut self, value: M) -> Result<(), SendError<M>> {
+        let _wait = waiting("a send (the lanes to make room)");
         LocalHost::send(self, value)
     }
     fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
         LocalHost::try_send(self, value)
     }
+    fn sender(&self) -> Option<SendFn<M>> {
+        None
+    }
     fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+        let _wait = waiting("a batch send (the lanes to make room)");
         LocalHost::send_batch(self, values)
     }
     fn run_pending(&mut self) {
+        let _wait = waiting("the lanes to run until idle");
         self.run_until_idle();
     }
     fn detach(&mut self, id: PluginId) -> bool {
@@ -49,6 +56,7 @@ impl<M: Send + Sync + 'static> TestHost<M> for LocalHost<M> {
         LocalHost::stats(self, id)
     }
     fn shutdown(self) -> Vec<Report> {
+        let _wait = waiting("shutdown (every lane to drain and finish)");
         LocalHost::shutdown(self)
     }
     fn ask<Q, A: Send + Sync + 'static>(
@@ -57,6 +65,7 @@ impl<M: Send + Sync + 'static> TestHost<M> for LocalHost<M> {
         question: Q,
         timeout: Duration,
     ) -> Result<Answers<A>, SendError<M>> {
+        let _wait = waiting("ask to return");
         LocalHost::ask(self, make, question, timeout)
     }
 }
@@ -74,12 +83,18 @@ macro_rules! blocking_adapter {
                 self.host().attach_with(plugin, options)
             }
             fn send(&mut self, value: M) -> Result<(), SendError<M>> {
+                let _wait = waiting("a send (a lane to make room)");
                 self.host().send_blocking(value)
             }
             fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
                 self.host().try_send(value)
             }
+            fn sender(&self) -> Option<SendFn<M>> {
+                let sender = self.host().sender();
+                Some(Box::new(move |value| sender.send_blocking(value)))
+            }
             fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+                let _wait = waiting("a batch send (a lane to make room)");
                 self.host().send_batch_blocking(values)
             }
             fn run_pending(&mut self) {}
@@ -91,6 +106,7 @@ macro_rules! blocking_adapter {
             }
             fn shutdown(mut self) -> Vec<Report> {
                 let host = self.host.take().expect("shut down once");
+                let _wait = waiting("shutdown (every lane to drain and report)");
                 host.shutdown_blocking()
             }
             fn ask<Q, A: Send + Sync + 'static>(
@@ -99,6 +115,7 @@ macro_rules! blocking_adapter {
                 question: Q,
                 timeout: Duration,
             ) -> Result<Answers<A>, SendError<M>> {
+                let _wait = waiting("ask to return");
                 futures_lite::future::block_on(self.host().ask(make, question, timeout))
             }
             fn ask_blocking<Q, A: Send + Sync + 'static>(
@@ -107,6 +124,7 @@ macro_rules! blocking_adapter {
                 question: Q,
                 timeout: Duration,
             ) -> Result<Answers<A>, SendError<M>> {
+                let _wait = waiting("ask_blocking to return");
                 self.host().ask_blocking(make, question, timeout)
             }
         }
@@ -275,12 +293,18 @@ impl<M: Send + Sync + 'static> TestHost<M> for plugbus_host_std::Host<M> {
         plugbus_host_std::Host::attach_with(self, plugin, options)
     }
     fn send(&mut self, value: M) -> Result<(), SendError<M>> {
+        let _wait = waiting("a send (a lane to make room)");
         plugbus_host_std::Host::send(self, value)
     }
     fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>> {
         plugbus_host_std::Host::try_send(self, value)
     }
+    fn sender(&self) -> Option<SendFn<M>> {
+        let sender = plugbus_host_std::Host::sender(self);
+        Some(Box::new(move |value| sender.send(value)))
+    }
     fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>> {
+        let _wait = waiting("a batch send (a lane to make room)");
         plugbus_host_std::Host::send_batch(self, values)
     }
     fn run_pending(&mut self) {}
@@ -291,6 +315,7 @@ impl<M: Send + Sync + 'static> TestHost<M> for plugbus_host_std::Host<M> {
         plugbus_host_std::Host::stats(self, id)
     }
     fn shutdown(self) -> Vec<Report> {
+        let _wait = waiting("shutdown (every lane to drain and its thread to end)");
         plugbus_host_std::Host::shutdown(self)
     }
     fn ask<Q, A: Send + Sync + 'static>(
@@ -299,6 +324,7 @@ impl<M: Send + Sync + 'static> TestHost<M> for plugbus_host_std::Host<M> {
         question: Q,
         timeout: Duration,
     ) -> Result<Answers<A>, SendError<M>> {
+        let _wait = waiting("ask to return");
         plugbus_host_std::Host::ask(self, make, question, timeout)
     }
 }

@@ -21,6 +21,9 @@ use plugbus_core::{
     AttachError, AttachOptions, Plugin, PluginId, Report, SendError, Stats, TrySendError,
 };
 
+/// A send from another thread (see [`TestHost::sender`]).
+pub type SendFn<M> = Box<dyn FnMut(M) -> Result<(), SendError<M>> + Send>;
+
 /// A host under test: how to make one for any message type.
 pub trait Family {
     /// The name failures are reported under.
@@ -47,6 +50,10 @@ pub trait TestHost<M: Send + Sync + 'static> {
     fn send(&mut self, value: M) -> Result<(), SendError<M>>;
     /// Sends without waiting.
     fn try_send(&mut self, value: M) -> Result<(), TrySendError<M>>;
+    /// A handle that sends from another thread, waiting under `Block`;
+    /// `None` for the poll-driven host, whose lanes run only on its own
+    /// thread.
+    fn sender(&self) -> Option<SendFn<M>>;
     /// Sends a batch, waiting under `Block`; returns how many were sent.
     fn send_batch(&mut self, values: Vec<M>) -> Result<usize, SendError<Vec<M>>>;
     /// Lets lanes run what is queued: the poll-driven host runs them until
@@ -100,7 +107,9 @@ macro_rules! conformance {
                 host_detach, attach_while_flowing, panic_is_isolated,
                 panic_in_hooks, shutdown_drains, outbox_replies, stats_while_running,
                 bad_capacity, concat_static, panicky_payload_is_isolated,
-                detach_counts_what_was_waiting, reject_batch_counted_once
+                detach_counts_what_was_waiting, reject_batch_counted_once,
+                filters_on_lossy_lanes, a_detached_plugin_frees_a_waiting_sender,
+                an_exited_lane_neither_gates_nor_counts, dropping_the_host_drains
             );
             $crate::conformance!(@tests $family;
                 ask_all_answer, ask_timeout_names_who_did_not_answer,
@@ -112,11 +121,17 @@ macro_rules! conformance {
             );
         }
     };
+    // Each runs watched: a wait that never ends fails it after
+    // `watch::WAIT`, naming the host and the wait (see `watch`).
     (@tests $family:ty; $($scenario:ident),* $(,)?) => {
         $(
             #[test]
             fn $scenario() {
-                scenarios::$scenario::<$family>();
+                $crate::watch::run(
+                    <$family as $crate::conformance::Family>::NAME,
+                    stringify!($scenario),
+                    scenarios::$scenario::<$family>,
+                );
             }
         )*
     };
@@ -127,7 +142,11 @@ macro_rules! conformance {
             #[test]
             #[cfg_attr(miri, ignore = "miri cannot load a dynamic library")]
             fn $scenario() {
-                scenarios::$scenario::<$family>();
+                $crate::watch::run(
+                    <$family as $crate::conformance::Family>::NAME,
+                    stringify!($scenario),
+                    scenarios::$scenario::<$family>,
+                );
             }
         )*
     };

@@ -38,6 +38,7 @@ pub struct Recorder<M> {
     panic_in_drop: bool,
     filter: Option<fn(&M) -> bool>,
     gate: Option<Gate>,
+    attach_gate: Option<Gate>,
     delay: Option<Duration>,
     reply: Option<Outbox<M>>,
 }
@@ -58,6 +59,7 @@ impl<M: Clone + Send + Sync + 'static> Recorder<M> {
                 panic_in_drop: false,
                 filter: None,
                 gate: None,
+                attach_gate: None,
                 delay: None,
                 reply: None,
             },
@@ -104,6 +106,12 @@ impl<M: Clone + Send + Sync + 'static> Recorder<M> {
     /// Waits at `gate` before handling each message.
     pub fn gate(mut self, gate: Gate) -> Self {
         self.gate = Some(gate);
+        self
+    }
+
+    /// Waits at `gate` in `on_attach`, before it takes any message.
+    pub fn gate_attach(mut self, gate: Gate) -> Self {
+        self.attach_gate = Some(gate);
         self
     }
 
@@ -166,6 +174,9 @@ impl<M: Clone + Send + Sync + 'static> Plugin<M> for Recorder<M> {
     }
 
     fn on_attach(&mut self, _: plugbus_core::PluginId) {
+        if let Some(gate) = &self.attach_gate {
+            gate.pass();
+        }
         if self.panic_in_attach {
             panic!("{} panics in on_attach", self.name);
         }

@@ -27,6 +27,7 @@ pub(crate) fn wait_until<F: Family, M: Send + Sync + 'static>(
     what: &str,
     mut done: impl FnMut(&F::Host<M>) -> bool,
 ) {
+    let _wait = crate::watch::waiting(what);
     let start = Instant::now();
     loop {
         host.run_pending();
@@ -882,4 +883,138 @@ pub fn reject_batch_counted_once<F: Family>() {
     assert_eq!((stats.handled, stats.rejected), (4, 1), "{}", F::NAME);
     assert_eq!(seen.get(), range(4), "{}", F::NAME);
     assert_eq!(other_seen.get(), range(4), "{}", F::NAME);
+}
+
+/// A lossy plugin's filter runs too (its lane reads a queue of its own, not
+/// the ring): declined messages are counted as filtered, never handled.
+pub fn filters_on_lossy_lanes<F: Family>() {
+    for overflow in [Overflow::DropNewest, Overflow::DropOldest] {
+        let mut host = F::host::<u64>(64);
+        let (even, seen) = Recorder::new("even");
+        let id = host
+            .attach_with(
+                Box::new(even.filter(|m| m % 2 == 0)),
+                AttachOptions::new().capacity(1000).overflow(overflow),
+            )
+            .unwrap();
+        for i in 0..100 {
+            host.send(i).unwrap();
+        }
+        let reports = host.shutdown();
+        assert_eq!(
+            seen.get(),
+            (0..100).filter(|m| m % 2 == 0).collect::<Vec<_>>(),
+            "{}: {overflow:?}",
+            F::NAME
+        );
+        let stats = report(&reports, id).stats;
+        assert_eq!(
+            (stats.received, stats.handled, stats.filtered, stats.dropped),
+            (100, 50, 50, 0),
+            "{}: {overflow:?}",
+            F::NAME
+        );
+    }
+}
+
+/// A sender waiting for room because a `Block` plugin is full goes on once
+/// the host detached that plugin and its lane left, even though the lane
+/// took nothing more (leaving is what frees the room).
+pub fn a_detached_plugin_frees_a_waiting_sender<F: Family>() {
+    let mut host = F::host::<u64>(64);
+    let gate = Gate::new(F::CONCURRENT);
+    let (stuck, stuck_seen) = Recorder::new("stuck");
+    let (other, other_seen) = Recorder::new("other");
+    // Capacity 1, held in `on_attach`: its cursor stays put.
+    let id = host
+        .attach_with(
+            Box::new(stuck.gate_attach(gate.clone())),
+            AttachOptions::new().capacity(1),
+        )
+        .unwrap();
+    host.attach(other).unwrap();
+    host.send(0).unwrap();
+    if let Some(mut send) = host.sender() {
+        let (sent, result) = std::sync::mpsc::channel();
+        let sender = std::thread::spawn(move || {
+            let _ = sent.send(send(1));
+        });
+        // The sender is (or soon will be) waiting for the stuck plugin.
+        match result.recv_timeout(Duration::from_millis(50)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            other => panic!("{}: a send into a full plugin returned: {other:?}", F::NAME),
+        }
+        assert!(host.detach(id), "{}", F::NAME);
+        gate.open();
+        let _wait = crate::watch::waiting("the waiting sender to be woken by the plugin's leaving");
+        let outcome = result
+            .recv()
+            .unwrap_or_else(|_| panic!("{}: the sender thread panicked", F::NAME));
+        assert!(outcome.is_ok(), "{}: {outcome:?}", F::NAME);
+        sender.join().unwrap();
+    } else {
+        // The poll-driven host: the send runs the lanes, which let the
+        // detached plugin go.
+        assert!(host.detach(id), "{}", F::NAME);
+        host.send(1).unwrap();
+    }
+    let reports = host.shutdown();
+    let r = report(&reports, id);
+    assert_eq!(
+        (r.exit, r.stats.received, r.stats.dropped),
+        (Exit::Removed, 0, 1),
+        "{}: it took nothing; the message sent before the detach is its drop",
+        F::NAME
+    );
+    assert!(stuck_seen.get().is_empty(), "{}", F::NAME);
+    assert_eq!(other_seen.get(), range(2), "{}", F::NAME);
+}
+
+/// A plugin whose lane exited (it detached itself) is gone from the host:
+/// it no longer holds senders back, however far they go past it, and it is
+/// no longer counted as attached.
+pub fn an_exited_lane_neither_gates_nor_counts<F: Family>() {
+    let mut host = F::host::<u64>(4);
+    let (quitter, quitter_seen) = Recorder::new("quitter");
+    let q = host
+        .attach(quitter.detach_after(1, Status::SUCCESS))
+        .unwrap();
+    let (stayer, stayer_seen) = Recorder::new("stayer");
+    host.attach(stayer).unwrap();
+    host.send(0).unwrap();
+    wait_until::<F, _>(&mut host, "the quitter to leave", |h| h.stats(q).is_none());
+    // Four times the ring past the quitter's last position.
+    for i in 1..16 {
+        host.send(i).unwrap();
+    }
+    let reports = host.shutdown();
+    assert_eq!(quitter_seen.get(), range(1), "{}", F::NAME);
+    assert_eq!(stayer_seen.get(), range(16), "{}", F::NAME);
+    let r = report(&reports, q);
+    assert_eq!(
+        (r.exit, r.stats.received),
+        (Exit::Detached(Status::SUCCESS), 1),
+        "{}",
+        F::NAME
+    );
+}
+
+/// Dropping a host without `shutdown` still lets every plugin handle what
+/// was sent to it under `Block` (at once, or on its runtime afterwards).
+pub fn dropping_the_host_drains<F: Family>() {
+    let mut host = F::host::<u64>(16);
+    let (slow, seen) = Recorder::new("slow");
+    host.attach(slow.delay(Duration::from_micros(50))).unwrap();
+    for i in 0..50 {
+        host.send(i).unwrap();
+    }
+    {
+        let _wait = crate::watch::waiting("the host to drop");
+        drop(host);
+    }
+    let _wait = crate::watch::waiting("the dropped host's plugin to handle all 50");
+    while seen.get().len() < 50 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(seen.get(), range(50), "{}", F::NAME);
 }
