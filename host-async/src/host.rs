@@ -569,7 +569,7 @@ impl<M: Send + Sync + 'static, F: FnOnce(Report)> Future for Watched<M, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // `LaneTask` and `Watch` are `Unpin`.
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.lane).poll(cx);
+        let poll = this.watch.within(|| Pin::new(&mut this.lane).poll(cx));
         if poll.is_pending() {
             this.watch.polled(|| this.lane.stats());
         }

@@ -207,6 +207,7 @@ impl Default for Tuning {
 /// report.
 fn run(mut lane: Lane<impl Send + Sync + 'static>, tuning: Tuning, mut watch: Watch) -> Report {
     let waker = Waker::from(Arc::new(Unpark::current()));
+    let _bound = watch.bind();
     // Plugin panics are caught inside `Lane::run`; this catches a panic in
     // the loop itself, so the lane still leaves a report. The payload is
     // dropped under a second catch and a second payload forgotten, so even

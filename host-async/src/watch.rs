@@ -120,6 +120,39 @@ impl Watch {
         }
     }
 
+    /// Makes the subscriber the lane's events go to the calling thread's
+    /// default until the guard is dropped (a thread lane's thread, for its
+    /// whole life), if it was a scoped subscriber: then whatever is raised
+    /// on the lane's thread, the plugin's own events included, goes there
+    /// too. The global subscriber is every thread's default already, and
+    /// binding would only cost: each binding counts in a process-wide
+    /// atomic, and while any is in force every event in the process looks
+    /// up its thread's default instead of going straight to the global one.
+    pub(crate) fn bind(&self) -> Bound {
+        Bound {
+            #[cfg(feature = "tracing")]
+            _guard: self
+                .events
+                .scoped
+                .as_ref()
+                .map(tracing::dispatcher::set_default),
+        }
+    }
+
+    /// Runs `poll` (an async lane's poll) under the subscriber the lane's
+    /// events go to, as [`bind`](Watch::bind) does for a thread, and on
+    /// the same condition: a thread-local swap and a process-wide atomic
+    /// count per poll (a batch), paid only by lanes attached under a
+    /// scoped subscriber.
+    #[inline]
+    pub(crate) fn within<T>(&self, poll: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "tracing")]
+        if let Some(dispatch) = &self.events.scoped {
+            return tracing::dispatcher::with_default(dispatch, poll);
+        }
+        poll()
+    }
+
     /// The lane ended: its final counters are exported and its exit said.
     #[cfg_attr(
         not(any(feature = "tracing", feature = "metrics")),
@@ -153,6 +186,13 @@ impl Watch {
     }
 }
 
+/// What [`Watch::bind`] returns: dropped, it restores the thread's previous
+/// default subscriber.
+pub(crate) struct Bound {
+    #[cfg(feature = "tracing")]
+    _guard: Option<tracing::dispatcher::DefaultGuard>,
+}
+
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watch").finish_non_exhaustive()
@@ -166,6 +206,9 @@ impl std::fmt::Debug for Watch {
 struct Events {
     /// The default subscriber of the attaching thread, if it had one.
     dispatch: Option<tracing::Dispatch>,
+    /// The same if it was a scoped one (not the global subscriber): the
+    /// lane runs under it (see [`Watch::bind`]).
+    scoped: Option<tracing::Dispatch>,
     id: u64,
     name: Box<str>,
     lossy: bool,
@@ -191,15 +234,17 @@ impl Events {
     }
 
     fn new(id: u64, name: &str, lossy: bool) -> Self {
+        // Without a subscriber there, the events go to the default of the
+        // thread that raises them (a global one set since, say). Raising
+        // them under "none" would also be wrong for others: a callsite
+        // first seen then could be cached as of no interest to anyone
+        // (tracing-core's single-dispatcher shortcut).
+        let dispatch = tracing::dispatcher::get_default(|default| {
+            (!default.is::<tracing::subscriber::NoSubscriber>()).then(|| default.clone())
+        });
         Events {
-            // Without a subscriber there, the events go to the default of
-            // the thread that raises them (a global one set since, say).
-            // Raising them under "none" would also be wrong for others: a
-            // callsite first seen then could be cached as of no interest
-            // to anyone (tracing-core's single-dispatcher shortcut).
-            dispatch: tracing::dispatcher::get_default(|default| {
-                (!default.is::<tracing::subscriber::NoSubscriber>()).then(|| default.clone())
-            }),
+            scoped: dispatch.clone().filter(|d| !is_global(d)),
+            dispatch,
             id,
             name: name.into(),
             lossy,
@@ -297,6 +342,20 @@ impl Events {
     }
 }
 
+/// Whether `dispatch` is the global subscriber (`set_global_default`)
+/// rather than a scoped one (`with_default`, `set_default`). tracing-core
+/// tells them apart only in its `Debug` output (`Dispatch::Global(..)`,
+/// `Dispatch::Scoped(..)`); should that change, every dispatch counts as
+/// scoped, which costs but is still right. Two tests pin the format (the
+/// unit test below, and `tests/tests/observe_global.rs`).
+#[cfg(feature = "tracing")]
+fn is_global(dispatch: &tracing::Dispatch) -> bool {
+    use std::fmt::Write;
+    let mut text = String::new();
+    let _ = write!(text, "{dispatch:?}");
+    text.starts_with("Dispatch::Global")
+}
+
 /// What a lossy lane's drops call for.
 #[cfg(feature = "tracing")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,6 +417,15 @@ impl Metrics {
 #[cfg(all(test, feature = "tracing"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scoped_subscriber_is_not_taken_for_the_global_one() {
+        // The global one cannot be set here without changing every other
+        // test in this binary; tests/tests/observe_global.rs sets it.
+        let scoped = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::new());
+        assert!(format!("{scoped:?}").starts_with("Dispatch::Scoped("));
+        assert!(!is_global(&scoped));
+    }
 
     #[test]
     fn drops_are_told_first_then_at_most_every_ten_seconds() {

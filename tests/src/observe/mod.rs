@@ -28,7 +28,8 @@ macro_rules! observe {
     ($module:ident, $family:ty) => {
         mod $module {
             $crate::observe!(@tests $family, $crate::observe::scenarios;
-                logs_attach_exit_and_panic, logs_lossy_drops);
+                logs_attach_exit_and_panic, logs_lossy_drops,
+                plugin_events_follow_the_attaching_subscriber);
             #[cfg(feature = "metrics")]
             $crate::observe!(@tests $family, $crate::observe::metrics;
                 exports_counters_with_labels);

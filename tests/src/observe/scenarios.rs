@@ -2,6 +2,7 @@
 //! loader's.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use plugbus_core::{AttachOptions, Overflow, Plugin, PluginId, Report};
 use tracing::Level;
@@ -145,6 +146,42 @@ pub fn logs_lossy_drops<F: Family>() {
         "{}",
         F::NAME
     );
+}
+
+/// What the plugin's own code sees as its thread's default subscriber
+/// (its `Debug` text, which says global or scoped) while its lane runs: the
+/// scoped subscriber around `attach` if there was one, else the global
+/// one.
+pub fn lane_runs_under<F: Family>() -> String {
+    struct Where(Arc<Mutex<Vec<String>>>);
+    impl Plugin<u64> for Where {
+        fn handle_message(&mut self, _: &plugbus_core::Message<u64>) -> plugbus_core::Flow {
+            let seen = tracing::dispatcher::get_default(|d| format!("{d:?}"));
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(seen);
+            plugbus_core::Flow::Continue
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut host = F::host::<u64>(16);
+    host.attach(Where(seen.clone())).unwrap();
+    host.send(0).unwrap();
+    host.shutdown();
+    let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    let [one] = &seen[..] else {
+        panic!("{}: one message, seen {seen:?}", F::NAME);
+    };
+    one.clone()
+}
+
+/// A lane attached under a scoped subscriber runs under it, on whatever
+/// thread or task: the plugin's own events go where the host's do.
+pub fn plugin_events_follow_the_attaching_subscriber<F: Family>() {
+    let (_, subscriber) = Capture::new();
+    let seen = tracing::subscriber::with_default(subscriber, lane_runs_under::<F>);
+    assert!(seen.starts_with("Dispatch::Scoped("), "{}: {seen}", F::NAME);
 }
 
 /// The loader tells a refusal with the path and the reason, and a load
