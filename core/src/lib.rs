@@ -52,6 +52,7 @@ pub mod ask;
 mod dispatch;
 mod error;
 pub mod ffi;
+pub mod lifecycle;
 mod local;
 mod message;
 mod outbox;

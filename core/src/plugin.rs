@@ -1,5 +1,6 @@
 //! The [`Plugin`] trait and what its handler returns.
 
+use crate::lifecycle::{State, StateError};
 use crate::message::Message;
 
 /// A plugin: state that receives every broadcast message on its own lane.
@@ -63,8 +64,62 @@ pub trait Plugin<M>: Send + 'static {
     }
 
     /// Called on the plugin's lane when it leaves the host, unless it panicked.
+    /// An instance that the host replaces with another gets
+    /// [`Exit::Replaced`].
     fn on_detach(&mut self, exit: Exit) {
         let _ = exit;
+    }
+
+    /// The state to hand to the instance that replaces this one (the
+    /// host's `replace` or `reload`), called on the lane between two
+    /// messages, before [`on_detach`](Plugin::on_detach). `None`, the
+    /// default, hands nothing over: the new instance starts fresh. Never
+    /// called on an instance that panicked (its state may be half-changed).
+    ///
+    /// # Example
+    /// ```
+    /// use plugbus_core::lifecycle::{State, StateError};
+    /// use plugbus_core::{Flow, Message, Plugin};
+    ///
+    /// #[derive(Default)]
+    /// struct Count(u64);
+    ///
+    /// impl Plugin<u32> for Count {
+    ///     fn handle_message(&mut self, _: &Message<u32>) -> Flow {
+    ///         self.0 += 1;
+    ///         Flow::Continue
+    ///     }
+    ///     fn export_state(&mut self) -> Option<State> {
+    ///         Some(State::new(1, self.0.to_le_bytes().to_vec()))
+    ///     }
+    ///     fn import_state(&mut self, state: &State) -> Result<(), StateError> {
+    ///         match (state.version(), <[u8; 8]>::try_from(state.bytes())) {
+    ///             (1, Ok(bytes)) => Ok(self.0 = u64::from_le_bytes(bytes)),
+    ///             (1, Err(_)) => Err(StateError::invalid(state, "not 8 bytes")),
+    ///             _ => Err(StateError::unknown_version(state)),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let mut old = Count(41);
+    /// let mut new = Count::default();
+    /// new.import_state(&old.export_state().unwrap()).unwrap();
+    /// assert_eq!(new.0, 41);
+    /// ```
+    fn export_state(&mut self) -> Option<State> {
+        None
+    }
+
+    /// Takes the state the instance it replaces exported, on the lane,
+    /// before [`on_attach`](Plugin::on_attach). An error says why it does
+    /// not understand the state (an unknown version, bytes that do not
+    /// read); the instance then starts fresh and the lane's report says
+    /// so. The default refuses every state as of an unknown version.
+    ///
+    /// # Errors
+    /// Why the state was not taken.
+    fn import_state(&mut self, state: &State) -> Result<(), StateError> {
+        Err(StateError::unknown_version(state))
     }
 }
 
@@ -85,6 +140,12 @@ impl<M: 'static, P: Plugin<M> + ?Sized> Plugin<M> for alloc::boxed::Box<P> {
     }
     fn on_detach(&mut self, exit: Exit) {
         (**self).on_detach(exit)
+    }
+    fn export_state(&mut self) -> Option<State> {
+        (**self).export_state()
+    }
+    fn import_state(&mut self, state: &State) -> Result<(), StateError> {
+        (**self).import_state(state)
     }
 }
 
@@ -128,6 +189,13 @@ pub enum Exit {
     Removed,
     /// One of its methods panicked; the report holds the message.
     Panicked,
+    /// Its supervisor restarted it more often than its
+    /// [`Intensity`](crate::lifecycle::Intensity) allows, and gave up; the
+    /// report's events say how often, its panics why.
+    GaveUp,
+    /// Given to [`Plugin::on_detach`] of an instance the host replaced with
+    /// another (the lane goes on); never a report's exit.
+    Replaced,
 }
 
 impl core::fmt::Display for Exit {
@@ -137,6 +205,8 @@ impl core::fmt::Display for Exit {
             Exit::Shutdown => f.write_str("shut down"),
             Exit::Removed => f.write_str("removed by the host"),
             Exit::Panicked => f.write_str("panicked"),
+            Exit::GaveUp => f.write_str("gave up restarting"),
+            Exit::Replaced => f.write_str("replaced"),
         }
     }
 }

@@ -1,6 +1,10 @@
 //! How a plugin's lane behaves when it falls behind.
 
 use alloc::string::String;
+use alloc::sync::Arc;
+
+use crate::lifecycle::clock::SharedClock;
+use crate::lifecycle::{Backoff, Clock, Intensity, Restart};
 
 /// What happens to a message that a full lane cannot take.
 ///
@@ -27,7 +31,9 @@ impl Overflow {
     }
 }
 
-/// How a plugin is attached: its queue capacity, overflow policy and name.
+/// How a plugin is attached: its queue capacity, overflow policy and name,
+/// and for a supervised plugin its restart policy, limits and backoff (see
+/// [`lifecycle`](crate::lifecycle)).
 ///
 /// # Example
 /// ```
@@ -44,6 +50,10 @@ pub struct AttachOptions {
     pub(crate) capacity: Option<usize>,
     pub(crate) overflow: Overflow,
     pub(crate) name: Option<String>,
+    pub(crate) restart: Restart,
+    pub(crate) intensity: Intensity,
+    pub(crate) backoff: Backoff,
+    pub(crate) clock: Option<SharedClock>,
 }
 
 impl AttachOptions {
@@ -70,6 +80,51 @@ impl AttachOptions {
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// When the plugin is restarted with a fresh instance from its
+    /// factory (attach it with `attach_supervised`): never (the default),
+    /// after a panic, or also after it detaches with a failure status.
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// How many restarts within how long before the lane gives up
+    /// (default 5 in 5 seconds).
+    pub fn intensity(mut self, intensity: Intensity) -> Self {
+        self.intensity = intensity;
+        self
+    }
+
+    /// How long to wait before each restart (default: no wait).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The clock the intensity period and the backoff are measured with.
+    /// With the `std` feature the default is
+    /// [`StdClock`](crate::lifecycle::StdClock); without it there is none
+    /// unless given here (see [`Clock`]).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(SharedClock(Arc::new(clock)));
+        self
+    }
+
+    /// The restart policy.
+    pub fn get_restart(&self) -> Restart {
+        self.restart
+    }
+
+    /// The restart limit.
+    pub fn get_intensity(&self) -> Intensity {
+        self.intensity
+    }
+
+    /// The backoff.
+    pub fn get_backoff(&self) -> Backoff {
+        self.backoff
     }
 
     /// The capacity asked for, if any.

@@ -124,7 +124,8 @@ impl From<RawFlow> for Flow {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawExit {
-    /// 0 detached, 1 shutdown, 2 removed, 3 panicked.
+    /// 0 detached, 1 shutdown, 2 removed, 3 panicked, 4 gave up, 5
+    /// replaced.
     pub kind: u32,
     /// The status of a detach.
     pub status: i32,
@@ -137,6 +138,8 @@ impl From<Exit> for RawExit {
             Exit::Shutdown => (1, 0),
             Exit::Removed => (2, 0),
             Exit::Panicked => (3, 0),
+            Exit::GaveUp => (4, 0),
+            Exit::Replaced => (5, 0),
         };
         RawExit { kind, status }
     }
@@ -149,6 +152,8 @@ impl From<RawExit> for Exit {
             0 => Exit::Detached(Status(raw.status)),
             1 => Exit::Shutdown,
             3 => Exit::Panicked,
+            4 => Exit::GaveUp,
+            5 => Exit::Replaced,
             _ => Exit::Removed,
         }
     }
@@ -231,6 +236,8 @@ mod tests {
             Exit::Shutdown,
             Exit::Removed,
             Exit::Panicked,
+            Exit::GaveUp,
+            Exit::Replaced,
         ] {
             assert_eq!(Exit::from(RawExit::from(exit)), exit);
         }
