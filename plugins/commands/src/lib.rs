@@ -145,6 +145,10 @@ pub fn scenario(ask: Command) -> impl Iterator<Item = Command> {
     })
 }
 
+mod tick;
+
+pub use tick::{Tally, Tick};
+
 /// A configuration option the example plugins do not understand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownOption(pub String);
