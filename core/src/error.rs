@@ -150,6 +150,18 @@ pub enum AttachError {
         /// What the runtime said.
         reason: String,
     },
+    /// The factory of a supervised plugin could not build its first
+    /// instance (it failed or panicked).
+    Factory {
+        /// What it said.
+        reason: String,
+    },
+    /// The dead-letter outbox in the options is for another message type
+    /// than the host's.
+    DeadLetters {
+        /// The host's message type.
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for AttachError {
@@ -162,6 +174,13 @@ impl fmt::Display for AttachError {
             AttachError::Spawn { plugin, reason } => {
                 write!(f, "cannot start a lane for plugin `{plugin}`: {reason}")
             }
+            AttachError::Factory { reason } => {
+                write!(f, "the factory built no first instance: {reason}")
+            }
+            AttachError::DeadLetters { expected } => write!(
+                f,
+                "the dead-letter outbox is not one of DeadLetter<{expected}>"
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@ use core::fmt;
 
 use crate::dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step};
 use crate::error::{AttachError, SendError, TrySendError};
+use crate::lifecycle::{Factory, ReplaceError, Replaced, Replacement};
 use crate::message::Message;
 use crate::plugin::{Plugin, PluginId};
 use crate::policy::AttachOptions;
@@ -119,6 +120,107 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
         let id = lane.id();
         self.lanes.lock().push(lane);
         Ok(id)
+    }
+
+    /// Attaches a supervised plugin: `factory` builds its first instance now
+    /// and a fresh one each time its lane restarts it, as `options` say
+    /// ([`restart`](AttachOptions::restart),
+    /// [`intensity`](AttachOptions::intensity),
+    /// [`backoff`](AttachOptions::backoff)). The message whose handling
+    /// panicked is not handed to the new instance (it is counted as
+    /// dead-lettered); every other message is, in order.
+    ///
+    /// Restarting after a panic needs the `std` feature, which catches it
+    /// (on a target that unwinds); without it a panic is not caught, and
+    /// only [`Restart::Always`](crate::lifecycle::Restart::Always)'s
+    /// restart after a failure status applies.
+    ///
+    /// # Example
+    /// ```
+    /// use plugbus_core::lifecycle::Restart;
+    /// use plugbus_core::{AttachOptions, Flow, LocalHost, Message, Plugin};
+    ///
+    /// struct Parse;
+    /// impl Plugin<&'static str> for Parse {
+    ///     fn handle_message(&mut self, m: &Message<&'static str>) -> Flow {
+    ///         let _: u32 = m.parse().expect("a number");
+    ///         Flow::Continue
+    ///     }
+    /// }
+    ///
+    /// let mut host = LocalHost::new();
+    /// let options = AttachOptions::new().restart(Restart::OnPanic);
+    /// host.attach_supervised(|| Parse, options).unwrap();
+    /// host.send_batch(["1", "two", "3"]).unwrap();
+    /// let reports = host.shutdown();
+    /// let stats = reports[0].stats;
+    /// assert_eq!((stats.handled, stats.dead_lettered, stats.restarts), (2, 1, 1));
+    /// assert!(reports[0].panics[0].contains("a number"));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`attach_with`](LocalHost::attach_with);
+    /// [`AttachError::Factory`] if the factory could not build the first
+    /// instance.
+    pub fn attach_supervised(
+        &self,
+        factory: impl Factory<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        let lane = self.bus.attach_supervised(factory, options)?;
+        let id = lane.id();
+        self.lanes.lock().push(lane);
+        Ok(id)
+    }
+
+    /// Replaces a plugin's instance with `plugin`, now: no lane runs while
+    /// this host is borrowed, so the swap falls between two batches, and
+    /// messages already sent go to the new instance, in order. The old
+    /// instance hands over its state ([`Plugin::export_state`]) and hears
+    /// `on_detach(Exit::Replaced)`; the new one takes the state, then
+    /// `on_attach` with the same id.
+    ///
+    /// # Example
+    /// ```
+    /// use plugbus_core::{Flow, LocalHost, Message, Plugin};
+    ///
+    /// struct Version(u32);
+    /// impl Plugin<u32> for Version {
+    ///     fn handle_message(&mut self, _: &Message<u32>) -> Flow { Flow::Continue }
+    /// }
+    ///
+    /// let mut host = LocalHost::new();
+    /// let id = host.attach(Version(1)).unwrap();
+    /// host.send(1).unwrap();
+    /// host.replace(id, Version(2)).unwrap();
+    /// host.send(2).unwrap();
+    /// let reports = host.shutdown();
+    /// assert_eq!((reports[0].stats.handled, reports[0].stats.replaced), (2, 1));
+    /// ```
+    ///
+    /// # Errors
+    /// [`ReplaceError::NotAttached`] if no such plugin is attached;
+    /// [`ReplaceError::Panicked`] if the new instance panicked as it
+    /// started (the old one runs on).
+    pub fn replace(&self, id: PluginId, plugin: impl Plugin<M>) -> Result<Replaced, ReplaceError> {
+        self.replace_with(id, Replacement::new(plugin))
+    }
+
+    /// [`replace`](LocalHost::replace) with a new factory for later
+    /// restarts, or a rollback (see [`Replacement`]).
+    ///
+    /// # Errors
+    /// As [`replace`](LocalHost::replace).
+    pub fn replace_with(
+        &self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        let mut lanes = self.lanes.lock();
+        match lanes.iter_mut().find(|lane| lane.id() == id) {
+            Some(lane) => lane.replace_now(replacement),
+            None => Err(ReplaceError::NotAttached(id)),
+        }
     }
 
     /// Sends a message to every plugin. If a `Block` plugin is full, runs the
@@ -274,7 +376,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
             let i = (self.next + k) % n;
             match lanes[i].run(BATCH) {
                 Step::Ran(count) => taken += count,
-                Step::Idle => {}
+                // A lane waiting to restart runs again on a later poll.
+                Step::Idle | Step::Wait(_) => {}
                 Step::Done => done.push(i),
             }
         }

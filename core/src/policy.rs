@@ -4,7 +4,8 @@ use alloc::string::String;
 use alloc::sync::Arc;
 
 use crate::lifecycle::clock::SharedClock;
-use crate::lifecycle::{Backoff, Clock, Intensity, Restart};
+use crate::lifecycle::{Backoff, Clock, DeadLetter, Intensity, Restart};
+use crate::outbox::Outbox;
 
 /// What happens to a message that a full lane cannot take.
 ///
@@ -54,6 +55,33 @@ pub struct AttachOptions {
     pub(crate) intensity: Intensity,
     pub(crate) backoff: Backoff,
     pub(crate) clock: Option<SharedClock>,
+    pub(crate) dead_letters: Option<DeadLetters>,
+}
+
+/// A dead-letter outbox of some message type, compared by identity; the
+/// host checks its type at attach.
+#[derive(Clone)]
+pub(crate) struct DeadLetters(Arc<dyn core::any::Any + Send + Sync>);
+
+impl DeadLetters {
+    /// The outbox, if it is for `M`.
+    pub(crate) fn get<M: Send + Sync + 'static>(&self) -> Option<Outbox<DeadLetter<M>>> {
+        self.0.downcast_ref::<Outbox<DeadLetter<M>>>().cloned()
+    }
+}
+
+impl PartialEq for DeadLetters {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DeadLetters {}
+
+impl core::fmt::Debug for DeadLetters {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Outbox")
+    }
 }
 
 impl AttachOptions {
@@ -109,6 +137,16 @@ impl AttachOptions {
     /// unless given here (see [`Clock`]).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(SharedClock(Arc::new(clock)));
+        self
+    }
+
+    /// Where messages go whose handling panicked while the lane went on
+    /// (restarted or rolled back the plugin), with the panic's text: see
+    /// [`DeadLetter`]. The outbox must be of the host's message type, or
+    /// the attach fails with
+    /// [`AttachError::DeadLetters`](crate::AttachError::DeadLetters).
+    pub fn dead_letters<M: Send + Sync + 'static>(mut self, outbox: Outbox<DeadLetter<M>>) -> Self {
+        self.dead_letters = Some(DeadLetters(Arc::new(outbox)));
         self
     }
 

@@ -8,11 +8,18 @@ use core::fmt;
 use core::sync::atomic::Ordering;
 use core::task::Waker;
 
+use alloc::boxed::Box;
+
+use super::guard::guard;
+use super::instance::{Control, Instances, erase};
 use super::lane::Lane;
 use super::shared::LaneShared;
 use super::stats::Stats;
 use crate::error::{AttachError, SendError, TrySendError};
+use crate::lifecycle::replace::Outcome;
+use crate::lifecycle::{DeadLetter, Factory, ReplaceError, Replacement, Replacing};
 use crate::message::Message;
+use crate::outbox::Outbox;
 use crate::plugin::{Plugin, PluginId};
 use crate::policy::{AttachOptions, Overflow};
 use crate::ring::{Heap, Pos, Refusal, Ring, Storage, WaiterKey};
@@ -33,7 +40,7 @@ pub struct Bus<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     registry: Mutex<Registry<M>>,
 }
 
-struct Registry<M> {
+struct Registry<M: Send + Sync + 'static> {
     lanes: Vec<Arc<LaneShared<M>>>,
     /// The next plugin's id. 64-bit and never wrapped, so an id names one
     /// lane for the host's life; lanes leave by identity, never by id.
@@ -84,6 +91,52 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         plugin: P,
         options: AttachOptions,
     ) -> Result<Lane<M, S>, AttachError> {
+        let dead_letters = dead_letters::<M>(&options)?;
+        let name = options
+            .name
+            .clone()
+            .unwrap_or_else(|| String::from(plugin.name()));
+        self.attach_instances(Instances::new(erase(plugin), dead_letters), name, options)
+    }
+
+    /// Registers a supervised plugin: `factory` builds its first instance
+    /// now, and a new one each time the lane restarts it (as
+    /// `options.restart` says). Otherwise as [`attach`](Bus::attach).
+    ///
+    /// # Errors
+    /// As [`attach`](Bus::attach); [`AttachError::Factory`] if the factory
+    /// failed or panicked; [`AttachError::DeadLetters`] for a dead-letter
+    /// outbox of another message type.
+    pub fn attach_supervised<F: Factory<M>>(
+        self: &Arc<Self>,
+        mut factory: F,
+        options: AttachOptions,
+    ) -> Result<Lane<M, S>, AttachError> {
+        let dead_letters = dead_letters::<M>(&options)?;
+        let first = match guard(|| factory.make()) {
+            Ok(Ok(first)) => first,
+            Ok(Err(error)) => {
+                return Err(AttachError::Factory {
+                    reason: alloc::string::ToString::to_string(&error),
+                });
+            }
+            Err(panic) => return Err(AttachError::Factory { reason: panic }),
+        };
+        let name = options
+            .name
+            .clone()
+            .unwrap_or_else(|| String::from(first.name()));
+        let instances =
+            Instances::supervised(erase(first), Box::new(factory), &options, dead_letters);
+        self.attach_instances(instances, name, options)
+    }
+
+    fn attach_instances(
+        self: &Arc<Self>,
+        instances: Instances<M>,
+        name: String,
+        options: AttachOptions,
+    ) -> Result<Lane<M, S>, AttachError> {
         let ring_lane = options.overflow.reads_ring();
         let max = if ring_lane {
             self.capacity()
@@ -97,7 +150,6 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
                 max,
             });
         }
-        let name = options.name.unwrap_or_else(|| String::from(plugin.name()));
         let mut registry = self.registry.lock();
         if self.ring.is_closed() {
             return Err(AttachError::Closed);
@@ -118,7 +170,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             None
         };
         drop(registry);
-        Ok(Lane::new(self.clone(), shared, cursor, plugin))
+        Ok(Lane::new(self.clone(), shared, cursor, instances))
     }
 
     /// Sends a value to every lane without waiting.
@@ -330,6 +382,46 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
         true
     }
 
+    /// Sends a new instance to a plugin's lane, which swaps it in between
+    /// two batches: no message is handled twice, skipped or reordered, and
+    /// messages sent meanwhile wait in the ring as usual. The returned
+    /// future (or its `wait_blocking`) resolves once the swap happened.
+    ///
+    /// # Errors
+    /// [`ReplaceError::NotAttached`] if no such plugin is attached (or the
+    /// host detached it); the replacement is dropped.
+    pub fn replace(
+        &self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replacing, ReplaceError> {
+        let registry = self.registry.lock();
+        let lane = registry
+            .lanes
+            .iter()
+            .find(|l| l.id == id && !l.detach_requested())
+            .cloned();
+        let Some(lane) = lane else {
+            drop(registry);
+            drop(replacement);
+            return Err(ReplaceError::NotAttached(id));
+        };
+        let outcome = Outcome::new();
+        // Queued under the registry lock: a lane leaves the bus under it
+        // too (`remove`), and refuses what it finds queued only after that,
+        // so no replacement is left behind unanswered.
+        lane.push_control(Control {
+            replacement,
+            outcome: outcome.clone(),
+        });
+        drop(registry);
+        // ORDERING: between the flag and the swap of the sleep bit, as in
+        // `detach`.
+        crate::sync::fence(Ordering::SeqCst);
+        lane.reader.notify();
+        Ok(Replacing::new(outcome))
+    }
+
     /// A snapshot of one attached plugin's counters.
     pub fn stats(&self, id: PluginId) -> Option<Stats> {
         let registry = self.registry.lock();
@@ -409,6 +501,18 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
     #[cfg(test)]
     pub(crate) fn set_next_id(&self, next: u64) {
         self.registry.lock().next_id = next;
+    }
+}
+
+/// The dead-letter outbox of `options`, checked against `M`.
+fn dead_letters<M: Send + Sync + 'static>(
+    options: &AttachOptions,
+) -> Result<Option<Outbox<DeadLetter<M>>>, AttachError> {
+    match &options.dead_letters {
+        None => Ok(None),
+        Some(erased) => erased.get::<M>().map(Some).ok_or(AttachError::DeadLetters {
+            expected: core::any::type_name::<M>(),
+        }),
     }
 }
 

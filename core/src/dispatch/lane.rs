@@ -7,15 +7,19 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
 use core::task::Waker;
+use core::time::Duration;
 
 use super::bus::Bus;
 use super::guard::guard;
-use super::runner::Runner;
+use super::instance::{After, Control, Ctx, Instances};
 use super::shared::LaneShared;
 use super::stats::{Local, Report, Stats};
+use super::supervisor::Failure;
 use crate::ask::Delivery;
+use crate::lifecycle::replace::Outcome;
+use crate::lifecycle::{ReplaceError, Replaced, Replacement};
 use crate::message::Message;
-use crate::plugin::{Exit, Flow, Plugin, PluginId};
+use crate::plugin::{Exit, Flow, PluginId};
 use crate::ring::{Cursor, Heap, Storage};
 
 /// One attached plugin and its place on the bus. A host runs
@@ -30,14 +34,14 @@ use crate::ring::{Cursor, Heap, Storage};
 pub struct Lane<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     bus: Arc<Bus<M, S>>,
     place: Place<M>,
-    /// `None` once the plugin has left.
-    runner: Option<Box<dyn Runner<M>>>,
+    /// The plugin instance it runs, apart from the lane (see `instance`).
+    instances: Instances<M>,
     local: Local,
     started: bool,
     exit: Option<Exit>,
     /// Boxed, like `batch`: a lane lives inside every plugin's task, so its
     /// size is part of what an idle plugin costs.
-    panic: Option<Box<str>>,
+
     /// Lossy lanes move a batch here to handle it outside the queue lock;
     /// ring lanes never allocate it.
     #[allow(clippy::box_collection)] // 8 bytes in every lane instead of 32
@@ -61,14 +65,18 @@ pub enum Step {
     Idle,
     /// The plugin has exited; call [`Lane::finish`] for its report.
     Done,
+    /// A supervised plugin's lane waits this long before it restarts the
+    /// plugin (its backoff): run it again then, or when it is woken
+    /// sooner (a detach, the shutdown or a replacement end the wait).
+    Wait(Duration),
 }
 
 impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
-    pub(crate) fn new<P: Plugin<M>>(
+    pub(crate) fn new(
         bus: Arc<Bus<M, S>>,
         shared: Arc<LaneShared<M>>,
         cursor: Option<Cursor<LaneShared<M>>>,
-        plugin: P,
+        instances: Instances<M>,
     ) -> Self {
         let place = match cursor {
             Some(cursor) => Place::Ring(cursor),
@@ -77,11 +85,10 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         Lane {
             bus,
             place,
-            runner: Some(Box::new(plugin)),
+            instances,
             local: Local::default(),
             started: false,
             exit: None,
-            panic: None,
             batch: None,
         }
     }
@@ -106,20 +113,14 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     /// Handles up to `max` available messages as one batch, then publishes
     /// the lane's position once.
     pub fn run(&mut self, max: usize) -> Step {
-        if self.exit.is_some() {
+        if !self.start() {
             return Step::Done;
         }
-        if !self.started {
-            self.started = true;
-            let id = self.id();
-            let runner = self
-                .runner
-                .as_mut()
-                .expect("a lane that has not exited has its plugin");
-            if let Err(panic) = guard(|| runner.plugin().on_attach(id)) {
-                self.fail_in_hook(panic);
-                return Step::Done;
-            }
+        if self.shared().has_controls() {
+            self.apply_controls();
+        }
+        if let Some(wait) = self.backoff() {
+            return wait;
         }
         let taken = match self.place {
             Place::Ring(_) => self.run_ring(max.max(1)),
@@ -138,6 +139,117 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             return Step::Done;
         }
         Step::Idle
+    }
+
+    /// Calls the first instance's `on_attach` on the lane's first run.
+    /// Returns false if the plugin has exited.
+    fn start(&mut self) -> bool {
+        if self.exit.is_some() {
+            return false;
+        }
+        if !self.started {
+            self.started = true;
+            let id = self.id();
+            if let Some(runner) = self.instances.current() {
+                if let Err(panic) = guard(|| runner.plugin().on_attach(id)) {
+                    self.fail_in_hook(panic);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn ctx(&mut self, hurry: bool) -> (Ctx<'_>, &mut Instances<M>) {
+        let shared = match &self.place {
+            Place::Ring(cursor) => cursor.owner(),
+            Place::Queue(shared) => shared,
+        };
+        (
+            Ctx {
+                id: shared.id,
+                local: &mut self.local,
+                counters: &shared.counters,
+                hurry,
+            },
+            &mut self.instances,
+        )
+    }
+
+    /// A supervised lane waiting to restart: restarts once its time has
+    /// come, or at once when the host shuts down; leaves if detached.
+    /// Returns the step to return while it still waits (or has exited).
+    fn backoff(&mut self) -> Option<Step> {
+        let at = self.instances.restart_at()?;
+        if self.shared().detach_requested() {
+            self.exit(Exit::Removed);
+            return Some(Step::Done);
+        }
+        let now = self.instances.now().unwrap_or(at);
+        let hurry = self.bus.is_closed();
+        if now < at && !hurry {
+            return Some(Step::Wait(at - now));
+        }
+        let (mut ctx, instances) = self.ctx(hurry);
+        let after = instances.resume(&mut ctx);
+        self.publish();
+        self.follow(after)
+    }
+
+    fn publish(&self) {
+        self.shared().counters.publish(&self.local);
+    }
+
+    /// Acts on what the instances decided: nothing to do, a wait, or the
+    /// plugin's exit.
+    fn follow(&mut self, after: After) -> Option<Step> {
+        match after {
+            After::Go => None,
+            After::Wait(at) => {
+                let now = self.instances.now().unwrap_or(at);
+                Some(Step::Wait(at.saturating_sub(now)))
+            }
+            After::Leave(exit) => {
+                if matches!(exit, Exit::Panicked | Exit::GaveUp) && !self.instances.has_panic() {
+                    let last = self.instances.last_panic().map(String::from);
+                    if let Some(last) = last {
+                        self.instances.set_panic(last);
+                    }
+                }
+                self.exit(exit);
+                Some(Step::Done)
+            }
+        }
+    }
+
+    /// Swaps in the replacements the host sent, in order.
+    fn apply_controls(&mut self) {
+        while let Some(control) = self.shared().take_control() {
+            let (mut ctx, instances) = self.ctx(false);
+            instances.replace(control, &mut ctx);
+        }
+        self.publish();
+    }
+
+    /// Replaces the instance now, between two batches: for a host that
+    /// runs its lanes itself ([`LocalHost`](crate::LocalHost)).
+    pub(crate) fn replace_now(
+        &mut self,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        let id = self.id();
+        if !self.start() || self.shared().detach_requested() {
+            return Err(ReplaceError::NotAttached(id));
+        }
+        let outcome = Outcome::new();
+        let control = Control {
+            replacement,
+            outcome: outcome.clone(),
+        };
+        let (mut ctx, instances) = self.ctx(false);
+        instances.replace(control, &mut ctx);
+        self.publish();
+        outcome.take().unwrap_or(Err(ReplaceError::NotAttached(id)))
     }
 
     fn run_ring(&mut self, max: usize) -> usize {
@@ -159,10 +271,9 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         self.local.lag_max = self.local.lag_max.max(ahead);
         let id = cursor.owner().id;
         let shared = cursor.owner().clone();
-        let runner = self
-            .runner
-            .as_mut()
-            .expect("a lane that has not exited has its plugin");
+        let Some(runner) = self.instances.current() else {
+            return 0;
+        };
         let local = &mut self.local;
         let mut batch = self.bus.ring.batch(cursor, end, max);
         // After the batch's Acquire loads of its stamps: sees every question
@@ -172,14 +283,20 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         // loop stays tight, and the batch and the counters say where a
         // panic struck.
         let outcome = guard(|| runner.run_ring(&mut batch, local, questions));
-        if let (Err(panic), Some(id)) = (&outcome, questions) {
+        let mut poison = None;
+        if let Err(panic) = &outcome {
             if let Some(message) = batch.last() {
-                message.delivered(id, Delivery::Panicked(panic));
+                if let Some(id) = questions {
+                    message.delivered(id, Delivery::Panicked(panic));
+                }
+                if self.instances.wants_dead_letters() {
+                    poison = Some(message.clone());
+                }
             }
         }
         let taken = batch.commit();
         shared.counters.publish(&self.local);
-        self.settle(outcome);
+        self.settle(outcome, poison.as_ref());
         taken
     }
 
@@ -211,35 +328,59 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             return 0;
         }
         let id = shared.id;
-        let runner = self
-            .runner
-            .as_mut()
-            .expect("a lane that has not exited has its plugin");
+        let Some(runner) = self.instances.current() else {
+            return 0;
+        };
         let local = &mut self.local;
         let batch = self.batch.get_or_insert_with(Box::default);
         let received = local.received;
         // After the queue's lock: sees every question in the batch.
         let questions = crate::ask::questions_live().then_some(id);
         let outcome = guard(|| runner.run_queue(batch, local, questions));
-        if let (Err(panic), Some(id)) = (&outcome, questions) {
-            if let Some(message) = batch.front() {
-                message.delivered(id, Delivery::Panicked(panic));
+        let mut poison = None;
+        if let Err(panic) = &outcome {
+            // The message it struck is still at the front: never again.
+            if let Some(message) = batch.pop_front() {
+                if let Some(id) = questions {
+                    message.delivered(id, Delivery::Panicked(panic));
+                }
+                poison = Some(message);
             }
         }
         let taken = self.local.received - received;
-        // Messages after a detach or panic are not delivered.
-        batch.clear();
         shared.counters.publish(&self.local);
-        self.settle(outcome);
+        self.settle(outcome, poison.as_ref());
+        // Messages after a detach or panic are not delivered, unless a new
+        // instance took over: then they wait for it, in order.
+        if self.exit.is_some() {
+            if let Some(batch) = &mut self.batch {
+                batch.clear();
+            }
+        }
         taken
     }
 
-    fn settle(&mut self, outcome: Result<Flow, String>) {
-        match outcome {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Detach(status)) => self.exit(Exit::Detached(status)),
-            Err(panic) => self.fail(panic),
-        }
+    /// After a batch: the instances hear how it ended. A panic or a
+    /// detach goes to the supervisor, which restarts the plugin, makes the
+    /// lane wait, or lets it leave.
+    fn settle(&mut self, outcome: Result<Flow, String>, poison: Option<&Message<M>>) {
+        let (failure, panic) = match outcome {
+            Ok(Flow::Continue) => {
+                let (ctx, instances) = self.ctx(false);
+                instances.taken(&ctx);
+                return;
+            }
+            Ok(Flow::Detach(status)) => (Failure::Detached(status), None),
+            Err(panic) => {
+                self.local.panicked += 1;
+                (Failure::Panicked, Some(panic))
+            }
+        };
+        let hurry = self.bus.is_closed() || self.shared().detach_requested();
+        let (mut ctx, instances) = self.ctx(hurry);
+        let after = instances.failed(failure, panic, poison, &mut ctx);
+        self.publish();
+        self.follow(after);
     }
 
     /// Whether messages were sent that this lane has not taken: published,
@@ -263,8 +404,15 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         self.exit.is_some()
             || !self.started
             || self.shared().detach_requested()
-            || self.has_ready_messages()
-            || (self.bus.is_closed() && !self.has_pending())
+            || self.shared().has_controls()
+            || match self.instances.restart_at() {
+                // Waiting to restart: messages wait too, until the time
+                // or the shutdown.
+                Some(at) => {
+                    self.bus.is_closed() || self.instances.now().is_none_or(|now| now >= at)
+                }
+                None => self.has_ready_messages() || (self.bus.is_closed() && !self.has_pending()),
+            }
     }
 
     /// Whether a message is there to take now (published, or queued).
@@ -345,28 +493,26 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         if self.exit.is_none() {
             self.exit(Exit::Removed);
         }
+        let panic = self.instances.take_panic();
+        let (panics, events) = self.instances.history();
         let shared = self.shared();
         Report {
             id: shared.id,
             name: shared.name.clone(),
             exit: self.exit.unwrap_or(Exit::Removed),
             stats: shared.counters.snapshot(),
-            panic: self.panic.take().map(String::from),
+            panic,
+            panics,
+            events,
         }
-    }
-
-    /// A message's filter or handler panicked: counted in `panicked`,
-    /// which with `handled` and `filtered` adds up to `received`.
-    fn fail(&mut self, panic: String) {
-        self.local.panicked += 1;
-        self.fail_in_hook(panic);
     }
 
     /// A panic no message caused (`on_attach`, `on_detach`, the plugin's
     /// drop): the exit and the report's panic text say so, and the message
     /// counters stay as they were.
     fn fail_in_hook(&mut self, panic: String) {
-        self.panic = Some(panic.into_boxed_str());
+        self.instances.note_panic(&panic);
+        self.instances.set_panic(panic);
         self.exit(Exit::Panicked);
     }
 
@@ -382,18 +528,24 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             Place::Queue(_) => None,
         };
         self.bus.remove(self.shared(), cursor);
-        if let Some(mut runner) = self.runner.take() {
+        // Replacements that came too late: the plugin is gone.
+        while let Some(control) = self.shared().take_control() {
+            control.refuse(self.id());
+        }
+        if let Some(mut runner) = self.instances.take() {
             // Panics here are no message's: reported by the exit and the
             // panic text, not counted in `panicked` (see `fail_in_hook`).
             if exit != Exit::Panicked && self.started {
                 if let Err(panic) = guard(|| runner.plugin().on_detach(exit)) {
-                    self.panic = Some(panic.into_boxed_str());
+                    self.instances.note_panic(&panic);
+                    self.instances.set_panic(panic);
                     self.exit = Some(Exit::Panicked);
                 }
             }
             if let Err(panic) = guard(move || drop(runner)) {
-                if self.panic.is_none() {
-                    self.panic = Some(panic.into_boxed_str());
+                self.instances.note_panic(&panic);
+                if !self.instances.has_panic() {
+                    self.instances.set_panic(panic);
                     self.exit = Some(Exit::Panicked);
                 }
             }

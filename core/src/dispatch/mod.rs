@@ -4,15 +4,16 @@
 
 mod bus;
 pub(crate) mod guard;
+mod instance;
 mod lane;
 mod runner;
 mod shared;
 mod stats;
-#[allow(dead_code)] // wired into the lane loop once it is rewritten (issue 9)
 pub(crate) mod supervisor;
 
 pub(crate) use bus::into_value;
 pub use bus::{Bus, PluginInfo};
+pub(crate) use instance::{Erased, Make, erase};
 pub use lane::{Lane, Step};
 pub use stats::{Report, Stats};
 

@@ -4,8 +4,10 @@
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
+use super::instance::Control;
 use super::stats::Counters;
 use crate::message::Message;
 use crate::plugin::PluginId;
@@ -21,7 +23,7 @@ use crate::sync::{AtomicBool, AtomicUsize, Mutex};
 /// every idle plugin; the lines here are written once per batch, not per
 /// message.)
 #[repr(align(64))]
-pub(crate) struct LaneShared<M> {
+pub(crate) struct LaneShared<M: Send + Sync + 'static> {
     pub(crate) reader: Reader,
     pub(crate) id: PluginId,
     pub(crate) name: String,
@@ -37,9 +39,13 @@ pub(crate) struct LaneShared<M> {
     /// Boxed: most lanes read the ring and never need it.
     pub(crate) queue: Option<Box<Mutex<VecDeque<Message<M>>>>>,
     pub(crate) counters: Counters,
+    /// Replacements on their way to the lane, which takes them between two
+    /// batches; `controls` says whether there are any without the lock.
+    control: Mutex<Vec<Control<M>>>,
+    controls: AtomicBool,
 }
 
-impl<M> LaneShared<M> {
+impl<M: Send + Sync + 'static> LaneShared<M> {
     pub(crate) fn new(id: PluginId, name: String, overflow: Overflow, capacity: usize) -> Self {
         let gate = match overflow {
             Overflow::Block => Gate::Block,
@@ -56,7 +62,35 @@ impl<M> LaneShared<M> {
             detached_at: AtomicUsize::new(0),
             queue: (gate == Gate::Feed).then(|| Box::new(Mutex::new(VecDeque::new()))),
             counters: Counters::default(),
+            control: Mutex::new(Vec::new()),
+            controls: AtomicBool::new(false),
         }
+    }
+
+    /// Queues a replacement for the lane (under the registry lock: see
+    /// `Bus::replace`).
+    pub(crate) fn push_control(&self, control: Control<M>) {
+        self.control.lock().push(control);
+        // ORDERING: SeqCst like `detach`: the lane's sleep check reads it.
+        self.controls.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a replacement waits for the lane.
+    pub(crate) fn has_controls(&self) -> bool {
+        // ORDERING: SeqCst, read in the sleep check like `detach`.
+        self.controls.load(Ordering::SeqCst)
+    }
+
+    /// The next replacement for the lane, in the order they were sent.
+    pub(crate) fn take_control(&self) -> Option<Control<M>> {
+        let mut queue = self.control.lock();
+        // A handful at most: a Vec keeps the shared record within its lines.
+        let control = (!queue.is_empty()).then(|| queue.remove(0));
+        if queue.is_empty() {
+            // ORDERING: under the lock that `push_control` stores under.
+            self.controls.store(false, Ordering::SeqCst);
+        }
+        control
     }
 
     /// Whether the host asked the plugin to leave.

@@ -2,10 +2,12 @@
 //! plugin leaves when it exits.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use crate::sync::AtomicUsize;
 
+use crate::lifecycle::Event;
 use crate::plugin::{Exit, PluginId};
 
 /// A snapshot of one plugin's counters.
@@ -39,9 +41,21 @@ pub struct Stats {
     /// Sends refused because this plugin was full (`Reject`): one per
     /// failed send, also for a batch.
     pub rejected: u64,
-    /// 1 if its filter or handler panicked on a message (the lane then
-    /// detaches it); hook panics are not counted here.
+    /// Messages on which its filter or handler panicked: 1 at most for an
+    /// unsupervised plugin (the lane then detaches it), one per restart (or
+    /// rollback) for a supervised one. Hook panics are not counted here.
     pub panicked: u64,
+    /// Messages whose handling panicked on a supervised plugin and that no
+    /// instance got again (each also counted in `panicked`); sent to the
+    /// dead-letter outbox if the plugin has one.
+    pub dead_lettered: u64,
+    /// Times its lane built a new instance after a failure.
+    pub restarts: u64,
+    /// Times the host replaced its instance (`replace`, `reload`).
+    pub replaced: u64,
+    /// Times a replacement panicked within its first messages and the
+    /// instance before it was put back.
+    pub rolled_back: u64,
     /// The most messages it was ever behind, seen at the start of a batch.
     pub lag_max: u64,
 }
@@ -60,6 +74,18 @@ pub struct Report {
     pub stats: Stats,
     /// The panic message, if one of its methods panicked.
     pub panic: Option<String>,
+    /// The last panic messages of its instances, oldest first (at most
+    /// [`Report::KEPT`]): a supervised plugin's lane goes on after a panic.
+    pub panics: Vec<String>,
+    /// The last changes of the instance its lane ran (restarts,
+    /// replacements, state refused, rollbacks, giving up), oldest first
+    /// (at most [`Report::KEPT`]).
+    pub events: Vec<Event>,
+}
+
+impl Report {
+    /// How many panics and events a report keeps.
+    pub const KEPT: usize = 16;
 }
 
 /// The shared copy of a lane's counters. The lane writes all but `dropped`
@@ -73,6 +99,19 @@ pub(crate) struct Counters {
     rejected: AtomicUsize,
     panicked: AtomicUsize,
     lag_max: AtomicUsize,
+    dead_lettered: AtomicUsize,
+    restarts: AtomicUsize,
+    replaced: AtomicUsize,
+    rolled_back: AtomicUsize,
+}
+
+/// The counters of changes to a lane's instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    DeadLettered,
+    Restart,
+    Replaced,
+    RolledBack,
 }
 
 /// The lane's own running totals, published once per batch.
@@ -98,6 +137,18 @@ impl Counters {
         self.lag_max.store(local.lag_max, Ordering::Relaxed);
     }
 
+    /// Counts a lifecycle event at once: they are rare, so they skip the
+    /// lane's batched totals (which every lane carries).
+    pub(crate) fn add(&self, which: Lifecycle) {
+        let counter = match which {
+            Lifecycle::DeadLettered => &self.dead_lettered,
+            Lifecycle::Restart => &self.restarts,
+            Lifecycle::Replaced => &self.replaced,
+            Lifecycle::RolledBack => &self.rolled_back,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn add_dropped(&self, n: usize) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
     }
@@ -116,6 +167,10 @@ impl Counters {
             rejected: get(&self.rejected),
             panicked: get(&self.panicked),
             lag_max: get(&self.lag_max),
+            dead_lettered: get(&self.dead_lettered),
+            restarts: get(&self.restarts),
+            replaced: get(&self.replaced),
+            rolled_back: get(&self.rolled_back),
         }
     }
 }

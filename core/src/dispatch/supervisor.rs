@@ -53,7 +53,18 @@ impl Supervisor {
         }
     }
 
+    /// How many restarts the period allows.
+    pub(crate) fn limit(&self) -> usize {
+        self.intensity.restarts() as usize
+    }
+
+    /// The intensity period.
+    pub(crate) fn period(&self) -> Duration {
+        self.intensity.period()
+    }
+
     /// Whether this policy restarts at all.
+    #[cfg(test)]
     pub(crate) fn supervises(&self) -> bool {
         self.restart != Restart::Never
     }

@@ -156,7 +156,7 @@ fn run_on_thread(mut lane: Lane<Counted, Fixed<Counted, 8>>) -> crate::Report {
     loop {
         match lane.run(3) {
             Step::Ran(_) => {}
-            Step::Idle => {
+            Step::Idle | Step::Wait(_) => {
                 if lane.prepare_sleep(&waker) {
                     while lane.still_asleep(&waker) {
                         thread::park();

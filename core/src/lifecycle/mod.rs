@@ -25,15 +25,19 @@
 //! ```
 
 pub(crate) mod clock;
+mod dead_letter;
 mod event;
 mod factory;
 mod policy;
+pub(crate) mod replace;
 mod state;
 
 pub use clock::Clock;
 #[cfg(feature = "std")]
 pub use clock::StdClock;
+pub use dead_letter::DeadLetter;
 pub use event::Event;
 pub use factory::Factory;
 pub use policy::{Backoff, Intensity, Restart};
+pub use replace::{Handover, ReplaceError, Replaced, Replacement, Replacing};
 pub use state::{State, StateError};

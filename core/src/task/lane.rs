@@ -78,6 +78,15 @@ where
     id: PluginId,
     finish: Option<F>,
     idle_yields: u8,
+    timer: Option<Arc<dyn Timer>>,
+}
+
+/// Wakes a task after a delay: what a [`LaneTask`] needs from its runtime
+/// to wait out a supervised plugin's backoff without polling (see
+/// [`LaneTask::timer`]).
+pub trait Timer: Send + Sync {
+    /// Wakes `waker` once `delay` has passed (or later; never much sooner).
+    fn wake_after(&self, delay: core::time::Duration, waker: &core::task::Waker);
 }
 
 impl<M, F, S> LaneTask<M, F, S>
@@ -107,7 +116,36 @@ where
             lane: Some(lane),
             finish: Some(finish),
             idle_yields: 0,
+            timer: None,
         })
+    }
+
+    /// Attaches a supervised plugin, built by `factory` now and again each
+    /// time its lane restarts it (see [`Bus::attach_supervised`]).
+    ///
+    /// # Errors
+    /// As [`Bus::attach_supervised`]; `factory` and `finish` are dropped.
+    pub fn attach_supervised(
+        bus: &Arc<Bus<M, S>>,
+        factory: impl crate::lifecycle::Factory<M>,
+        options: AttachOptions,
+        finish: F,
+    ) -> Result<Self, AttachError> {
+        let lane = bus.attach_supervised(factory, options)?;
+        Ok(LaneTask {
+            id: lane.id(),
+            lane: Some(lane),
+            finish: Some(finish),
+            idle_yields: 0,
+            timer: None,
+        })
+    }
+
+    /// The timer that ends a supervised plugin's backoff. Without one the
+    /// task yields to its executor until the backoff ends.
+    pub fn timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.timer = Some(timer);
+        self
     }
 
     /// The plugin's id.
@@ -176,6 +214,17 @@ where
                     // the bit and wakes this task.
                     if lane.prepare_sleep(cx.waker()) {
                         this.idle_yields = 0;
+                        return Poll::Pending;
+                    }
+                }
+                Step::Wait(delay) => {
+                    // A supervised plugin's backoff: the timer wakes the
+                    // task when it ends, a sender or the host sooner.
+                    match &this.timer {
+                        Some(timer) => timer.wake_after(delay, cx.waker()),
+                        None => cx.waker().wake_by_ref(),
+                    }
+                    if this.timer.is_none() || lane.prepare_sleep(cx.waker()) {
                         return Poll::Pending;
                     }
                 }

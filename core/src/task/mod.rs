@@ -55,7 +55,7 @@ mod reports;
 mod room;
 mod sender;
 
-pub use lane::LaneTask;
+pub use lane::{LaneTask, Timer};
 pub use reports::Reports;
 pub use room::Room;
 pub use sender::AsyncSender;

@@ -156,6 +156,8 @@ mod tests {
             exit: Exit::Shutdown,
             stats: Stats::default(),
             panic: None,
+            panics: Vec::new(),
+            events: Vec::new(),
         }
     }
 
