@@ -98,6 +98,35 @@ impl Timers {
     }
 }
 
+/// Wakes `waker` at `at`, once; nothing cancels it (a wake after the
+/// waiter has gone on is a spurious wake, which a task tolerates).
+pub(crate) fn wake_at(at: Instant, waker: &Waker) {
+    let timers = timers();
+    let mut state = timers.lock();
+    let key = state.next;
+    state.next = state.next.wrapping_add(1);
+    state.wakers.insert((at, key), waker.clone());
+    if state.planned.is_none_or(|planned| at < planned) {
+        state.planned = Some(at);
+        drop(state);
+        timers.changed.notify_one();
+    }
+}
+
+/// The deadline thread as the timer that ends a lane task's backoff.
+#[derive(Debug, Default)]
+pub(crate) struct Deadlines;
+
+impl plugbus_core::task::Timer for Deadlines {
+    fn wake_after(&self, delay: std::time::Duration, waker: &Waker) {
+        match Instant::now().checked_add(delay) {
+            Some(at) => wake_at(at, waker),
+            // Too far to name: the backoff outlasts the process.
+            None => {}
+        }
+    }
+}
+
 /// Resolves at `at`; registers with the deadline thread only when polled
 /// before then, and deregisters when dropped.
 #[must_use = "futures do nothing unless polled"]

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use futures_lite::future::or;
 use plugbus_core::ask::{self, Answers, Asking, Request};
 
+use plugbus_core::lifecycle::{Factory, ReplaceError, Replaced, Replacement};
 use plugbus_core::task::{LaneTask, Reports};
 use plugbus_core::{
     AttachError, AttachOptions, Bus, DEFAULT_CAPACITY, Plugin, PluginId, PluginInfo, Report,
     SendError, Stats, TrySendError,
 };
 
-use crate::deadline::Sleep;
+use crate::deadline::{Deadlines, Sleep};
 use crate::lane_thread::LaneThread;
 use crate::park::park_until_room;
 use crate::runtime::Runtime;
@@ -237,13 +238,94 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
             }
         };
         let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
-        let lane = LaneTask::attach(self.bus(), plugin, options, finish)?;
+        let lane =
+            LaneTask::attach(self.bus(), plugin, options, finish)?.timer(Arc::new(Deadlines));
         let id = lane.id();
         let capacity = capacity.unwrap_or(self.capacity());
         let watch = Watch::attached(id, lane.name().unwrap_or(""), overflow, capacity);
         let _ = exit.set(watch.clone());
         self.runtime.spawn(Watched { lane, watch });
         Ok(id)
+    }
+
+    /// Attaches a supervised plugin: `factory` builds its first instance now
+    /// and a fresh one each time its lane restarts it, as `options` say
+    /// ([`AttachOptions::restart`], [`AttachOptions::intensity`],
+    /// [`AttachOptions::backoff`]). The message whose handling panicked is
+    /// not handed to the new instance (it is counted as dead-lettered);
+    /// every other message is, in order. A backoff waits on a timer, never
+    /// on the runtime's threads.
+    ///
+    /// # Errors
+    /// As [`attach_with`](Host::attach_with); [`AttachError::Factory`] if
+    /// the factory could not build the first instance.
+    pub fn attach_supervised(
+        &self,
+        factory: impl Factory<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
+        let lane = LaneTask::attach_supervised(self.bus(), factory, options, finish)?
+            .timer(Arc::new(Deadlines));
+        let id = lane.id();
+        self.runtime.spawn(lane);
+        Ok(id)
+    }
+
+    /// Replaces a plugin's instance with `plugin`. Its lane makes the swap
+    /// between two batches, so no message is handled twice, skipped or
+    /// reordered (messages sent meanwhile wait in the ring); the old
+    /// instance hands over its state and hears
+    /// `on_detach(Exit::Replaced)`, the new one takes the state and
+    /// `on_attach` with the same id. Resolves once the swap happened.
+    ///
+    /// # Errors
+    /// [`ReplaceError::NotAttached`] if no such plugin is attached (or it
+    /// left before its lane came to the swap); [`ReplaceError::Panicked`]
+    /// if the new instance panicked as it started (the old one runs on).
+    pub async fn replace(
+        &self,
+        id: PluginId,
+        plugin: impl Plugin<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        self.replace_with(id, Replacement::new(plugin)).await
+    }
+
+    /// [`replace`](Host::replace) with a new factory for later restarts,
+    /// or a rollback (see [`Replacement`]).
+    ///
+    /// # Errors
+    /// As [`replace`](Host::replace).
+    pub async fn replace_with(
+        &self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        self.bus().replace(id, replacement)?.await
+    }
+
+    /// [`replace`](Host::replace), blocking the calling thread.
+    ///
+    /// # Errors
+    /// As [`replace`](Host::replace).
+    pub fn replace_blocking(
+        &self,
+        id: PluginId,
+        plugin: impl Plugin<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        self.replace_with_blocking(id, Replacement::new(plugin))
+    }
+
+    /// [`replace_with`](Host::replace_with), blocking the calling thread.
+    ///
+    /// # Errors
+    /// As [`replace`](Host::replace).
+    pub fn replace_with_blocking(
+        &self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        self.bus().replace(id, replacement)?.wait_blocking()
     }
 
     /// Attaches a plugin whose lane runs on a thread of its own instead of

@@ -7,7 +7,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Waker;
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
+use plugbus_core::lifecycle::Factory;
 use plugbus_core::{AttachError, AttachOptions, Bus, Lane, Plugin, PluginId, Report, Step};
 
 use crate::park::Unpark;
@@ -135,6 +137,39 @@ impl LaneThread {
     {
         let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
         let lane = bus.attach(plugin, options)?;
+        self.start(lane, finish)
+    }
+
+    /// [`spawn`](LaneThread::spawn) for a supervised plugin: `factory`
+    /// builds its first instance now and a new one each time its lane
+    /// restarts it (see [`Bus::attach_supervised`]).
+    ///
+    /// # Errors
+    /// As [`Bus::attach_supervised`], and as [`spawn`](LaneThread::spawn).
+    pub fn spawn_supervised<M, T>(
+        &self,
+        bus: &Arc<Bus<M>>,
+        factory: impl Factory<M>,
+        options: AttachOptions,
+        finish: impl FnOnce(Report) -> T + Send + 'static,
+    ) -> Result<(PluginId, JoinHandle<T>), AttachError>
+    where
+        M: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let lane = bus.attach_supervised(factory, options)?;
+        self.start(lane, finish)
+    }
+
+    fn start<M, T>(
+        &self,
+        lane: Lane<M>,
+        finish: impl FnOnce(Report) -> T + Send + 'static,
+    ) -> Result<(PluginId, JoinHandle<T>), AttachError>
+    where
+        M: Send + Sync + 'static,
+        T: Send + 'static,
+    {
         let id = lane.id();
         let capacity = capacity.unwrap_or(bus.capacity());
         // A thread name cannot hold NUL; the lane keeps the name as given.
@@ -260,6 +295,23 @@ fn drive<M: Send + Sync + 'static>(
                     // the bit is cleared only by whoever wakes this one.
                     while lane.still_asleep(waker) {
                         thread::park();
+                    }
+                }
+            }
+            Step::Wait(delay) => {
+                // A supervised plugin's backoff: asleep until it ends, or
+                // until a message, a detach, the shutdown or a replacement
+                // wakes the lane (`run` then decides whether to go on
+                // waiting).
+                idle = 0;
+                let until = Instant::now().checked_add(delay);
+                if lane.prepare_sleep(waker) {
+                    while lane.still_asleep(waker) {
+                        match until.map(|t| t.saturating_duration_since(Instant::now())) {
+                            Some(left) if left.is_zero() => break,
+                            Some(left) => thread::park_timeout(left),
+                            None => thread::park(),
+                        }
                     }
                 }
             }

@@ -9,6 +9,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use plugbus_core::ask::{self, Answers, Asking, Request};
+use plugbus_core::lifecycle::{Factory, ReplaceError, Replaced, Replacement};
 
 use plugbus_core::{
     AttachError, AttachOptions, Bus, Plugin, PluginId, PluginInfo, Report, SendError, Stats,
@@ -251,6 +252,87 @@ impl<M: Send + Sync + 'static> Host<M> {
         lanes.reap();
         lanes.running.push(thread);
         Ok(id)
+    }
+
+    /// Attaches a supervised plugin on a new thread: `factory` builds its
+    /// first instance now and a fresh one each time its lane restarts it,
+    /// as `options` say ([`AttachOptions::restart`],
+    /// [`AttachOptions::intensity`], [`AttachOptions::backoff`]). The
+    /// message whose handling panicked is not handed to the new instance
+    /// (it is counted as dead-lettered); every other message is, in order.
+    /// During a backoff the thread sleeps; a detach or the shutdown wakes
+    /// it.
+    ///
+    /// # Example
+    /// ```
+    /// use plugbus_host_std::lifecycle::Restart;
+    /// use plugbus_host_std::{AttachOptions, Flow, Host, Message, Plugin};
+    ///
+    /// struct Parse;
+    /// impl Plugin<String> for Parse {
+    ///     fn handle_message(&mut self, m: &Message<String>) -> Flow {
+    ///         let _: u32 = m.parse().expect("a number");
+    ///         Flow::Continue
+    ///     }
+    /// }
+    ///
+    /// let host = Host::new();
+    /// host.attach_supervised(|| Parse, AttachOptions::new().restart(Restart::OnPanic))?;
+    /// for text in ["1", "two", "3"] {
+    ///     host.send(text.to_string())?;
+    /// }
+    /// let reports = host.shutdown();
+    /// assert_eq!((reports[0].stats.handled, reports[0].stats.restarts), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`attach_with`](Host::attach_with); [`AttachError::Factory`] if
+    /// the factory could not build the first instance.
+    pub fn attach_supervised(
+        &self,
+        factory: impl Factory<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        let bus = self.sender.bus();
+        let (id, thread) = self
+            .lane_thread
+            .spawn_supervised(bus, factory, options, |r| r)?;
+        let mut lanes = self.lanes();
+        lanes.reap();
+        lanes.running.push(thread);
+        Ok(id)
+    }
+
+    /// Replaces a plugin's instance with `plugin` and returns once its lane
+    /// made the swap, between two batches: no message is handled twice,
+    /// skipped or reordered (messages sent meanwhile wait in the ring).
+    /// The old instance hands over its state
+    /// ([`Plugin::export_state`]) and hears `on_detach(Exit::Replaced)`;
+    /// the new one takes the state, then `on_attach` with the same id.
+    ///
+    /// Waits while the plugin's handler runs; calling it from that plugin's
+    /// own handler would wait for ever.
+    ///
+    /// # Errors
+    /// [`ReplaceError::NotAttached`] if no such plugin is attached (or it
+    /// left before its lane came to the swap); [`ReplaceError::Panicked`]
+    /// if the new instance panicked as it started (the old one runs on).
+    pub fn replace(&self, id: PluginId, plugin: impl Plugin<M>) -> Result<Replaced, ReplaceError> {
+        self.replace_with(id, Replacement::new(plugin))
+    }
+
+    /// [`replace`](Host::replace) with a new factory for later restarts,
+    /// or a rollback (see [`Replacement`]).
+    ///
+    /// # Errors
+    /// As [`replace`](Host::replace).
+    pub fn replace_with(
+        &self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        self.sender.bus().replace(id, replacement)?.wait_blocking()
     }
 
     /// Sends a message to every plugin, waiting while a plugin with

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use plugbus_core::ask::{Answers, Request};
+use plugbus_core::lifecycle::{Factory, ReplaceError, Replaced, Replacement};
 use plugbus_core::{
     AttachError, AttachOptions, LocalHost, Plugin, PluginId, Report, SendError, Stats, TrySendError,
 };
@@ -68,6 +69,20 @@ impl<M: Send + Sync + 'static> TestHost<M> for LocalHost<M> {
         let _wait = waiting("ask to return");
         LocalHost::ask(self, make, question, timeout)
     }
+    fn attach_supervised(
+        &mut self,
+        factory: impl Factory<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        LocalHost::attach_supervised(self, factory, options)
+    }
+    fn replace_with(
+        &mut self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        LocalHost::replace_with(self, id, replacement)
+    }
 }
 
 /// Implements [`TestHost`] for an adapter whose `host` field has the std,
@@ -126,6 +141,21 @@ macro_rules! blocking_adapter {
             ) -> Result<Answers<A>, SendError<M>> {
                 let _wait = waiting("ask_blocking to return");
                 self.host().ask_blocking(make, question, timeout)
+            }
+            fn attach_supervised(
+                &mut self,
+                factory: impl Factory<M>,
+                options: AttachOptions,
+            ) -> Result<PluginId, AttachError> {
+                self.host().attach_supervised(factory, options)
+            }
+            fn replace_with(
+                &mut self,
+                id: PluginId,
+                replacement: Replacement<M>,
+            ) -> Result<Replaced, ReplaceError> {
+                let _wait = waiting("replace_with_blocking to return");
+                self.host().replace_with_blocking(id, replacement)
             }
         }
     };
@@ -326,5 +356,20 @@ impl<M: Send + Sync + 'static> TestHost<M> for plugbus_host_std::Host<M> {
     ) -> Result<Answers<A>, SendError<M>> {
         let _wait = waiting("ask to return");
         plugbus_host_std::Host::ask(self, make, question, timeout)
+    }
+    fn attach_supervised(
+        &mut self,
+        factory: impl Factory<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError> {
+        plugbus_host_std::Host::attach_supervised(self, factory, options)
+    }
+    fn replace_with(
+        &mut self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError> {
+        let _wait = waiting("replace_with to return");
+        plugbus_host_std::Host::replace_with(self, id, replacement)
     }
 }

@@ -8,6 +8,7 @@
 
 mod adapters;
 pub mod ask;
+pub mod lifecycle;
 mod plugins;
 pub mod scenarios;
 
@@ -17,12 +18,14 @@ pub use plugins::{Counter, Gate, PanickyPayload, Recorder, Seen};
 use std::time::Duration;
 
 use plugbus_core::ask::{Answers, Request};
+use plugbus_core::lifecycle::{Factory, ReplaceError, Replaced, Replacement};
 use plugbus_core::{
     AttachError, AttachOptions, Plugin, PluginId, Report, SendError, Stats, TrySendError,
 };
 
-/// A send from another thread (see [`TestHost::sender`]).
-pub type SendFn<M> = Box<dyn FnMut(M) -> Result<(), SendError<M>> + Send>;
+/// A send from another thread (see [`TestHost::sender`]); `Sync`, so
+/// several threads can share one.
+pub type SendFn<M> = Box<dyn Fn(M) -> Result<(), SendError<M>> + Send + Sync>;
 
 /// A host under test: how to make one for any message type.
 pub trait Family {
@@ -83,6 +86,19 @@ pub trait TestHost<M: Send + Sync + 'static> {
         self.ask(make, question, timeout)
     }
 
+    /// Attaches a supervised plugin.
+    fn attach_supervised(
+        &mut self,
+        factory: impl Factory<M>,
+        options: AttachOptions,
+    ) -> Result<PluginId, AttachError>;
+    /// Replaces a plugin's instance, returning once the swap happened.
+    fn replace_with(
+        &mut self,
+        id: PluginId,
+        replacement: Replacement<M>,
+    ) -> Result<Replaced, ReplaceError>;
+
     /// Attaches a plugin with default options.
     fn attach(&mut self, plugin: impl Plugin<M>) -> Result<PluginId, AttachError>
     where
@@ -114,6 +130,10 @@ macro_rules! conformance {
             $crate::conformance!(@tests $family;
                 ask_all_answer, ask_timeout_names_who_did_not_answer,
                 ask_late_answers_are_dropped, ask_panic_is_reported
+            );
+            $crate::conformance!(@tests $family;
+                restart_under_flood, restart_intensity, restart_backoff, restart_policies,
+                replace_under_flood, replace_state, replace_rollback
             );
             $crate::conformance!(@dynamic $family;
                 concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated,

@@ -17,6 +17,10 @@ pub use super::ask::{
     ask_all_answer, ask_dynamic, ask_late_answers_are_dropped, ask_panic_is_reported,
     ask_timeout_names_who_did_not_answer,
 };
+pub use super::lifecycle::{
+    replace_rollback, replace_state, replace_under_flood, restart_backoff, restart_intensity,
+    restart_policies, restart_under_flood,
+};
 
 /// Upper bound for waiting on another lane; a deadlock guard, not a timing
 /// assertion: every wait normally ends in microseconds.
@@ -934,7 +938,7 @@ pub fn a_detached_plugin_frees_a_waiting_sender<F: Family>() {
         .unwrap();
     host.attach(other).unwrap();
     host.send(0).unwrap();
-    if let Some(mut send) = host.sender() {
+    if let Some(send) = host.sender() {
         let (sent, result) = std::sync::mpsc::channel();
         let sender = std::thread::spawn(move || {
             let _ = sent.send(send(1));
