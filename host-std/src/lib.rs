@@ -48,7 +48,10 @@ pub use plugbus_host_async::LaneThread;
 pub use sender::Sender;
 
 #[cfg(feature = "loader")]
-pub use loader::{DynamicPlugin, Exposure, LoadError, LoadOptions, load, load_with};
+pub use loader::{
+    DynamicPlugin, Exposure, Library, LoadError, LoadOptions, ReloadError, ReloadOptions, load,
+    load_with, replacement,
+};
 
 #[doc(inline)]
 pub use plugbus_host_async::common::*;

@@ -103,8 +103,8 @@ struct Life<M: Send + Sync + 'static> {
     clock: Option<Arc<dyn Clock>>,
     dead_letters: Option<Outbox<DeadLetter<M>>>,
     /// The instance a replacement took over from, kept until the lane's
-    /// `received` count reaches `until`.
-    kept: Option<(Erased<M>, usize)>,
+    /// `received` count reaches `until`, with the factory it came with.
+    kept: Option<Kept<M>>,
     /// Waiting to restart until this time (no current instance meanwhile),
     /// and the panic that ended the last one.
     restart_at: Option<Duration>,
@@ -131,6 +131,15 @@ impl<M: Send + Sync + 'static> Life<M> {
             events: VecDeque::new(),
         }
     }
+}
+
+/// An instance kept for a rollback.
+struct Kept<M: 'static> {
+    instance: Erased<M>,
+    /// The lane's `received` count at which the window ends.
+    until: usize,
+    /// The factory before the replacement, if the replacement changed it.
+    factory: Option<Box<dyn Make<M>>>,
 }
 
 fn keep_last<T>(list: &mut VecDeque<T>, item: T) {
@@ -389,15 +398,18 @@ impl<M: Send + Sync + 'static> Instances<M> {
         let Some(life) = self.life.as_mut() else {
             return false;
         };
-        let Some((old, until)) = life.kept.take() else {
+        let Some(kept) = life.kept.take() else {
             return false;
         };
-        if received > until {
-            life.kept = Some((old, until));
+        if received > kept.until {
+            life.kept = Some(kept);
             return false;
         }
+        if kept.factory.is_some() {
+            life.factory = kept.factory;
+        }
         self.dead_letter(panic, poison, ctx);
-        if let Some(new) = self.current.replace(old) {
+        if let Some(new) = self.current.replace(kept.instance) {
             self.drop_guarded(new);
         }
         ctx.counters.add(Lifecycle::RolledBack);
@@ -414,15 +426,15 @@ impl<M: Send + Sync + 'static> Instances<M> {
             .life
             .as_ref()
             .and_then(|life| life.kept.as_ref())
-            .is_some_and(|(_, until)| ctx.local.received >= *until);
+            .is_some_and(|kept| ctx.local.received >= kept.until);
         if ended {
             self.release_kept();
         }
     }
 
     fn release_kept(&mut self) {
-        if let Some((old, _)) = self.life.as_mut().and_then(|life| life.kept.take()) {
-            self.dispose(old, Exit::Replaced);
+        if let Some(kept) = self.life.as_mut().and_then(|life| life.kept.take()) {
+            self.dispose(kept.instance, Exit::Replaced);
         }
     }
 
@@ -506,18 +518,23 @@ impl<M: Send + Sync + 'static> Instances<M> {
             return self.refuse(new, old, panic, &outcome, ctx);
         }
         self.current = Some(new);
+        let life = self.life();
+        let previous = match factory {
+            Some(factory) => life.factory.replace(factory),
+            None => None,
+        };
         if let Some(old) = old {
             if rollback > 0 {
-                let until = ctx.local.received.saturating_add(rollback);
-                self.life().kept = Some((old, until));
+                self.life().kept = Some(Kept {
+                    instance: old,
+                    until: ctx.local.received.saturating_add(rollback),
+                    factory: previous,
+                });
             } else {
                 self.dispose(old, Exit::Replaced);
             }
         }
         let life = self.life();
-        if factory.is_some() {
-            life.factory = factory;
-        }
         life.restart_at = None;
         life.cause = None;
         ctx.counters.add(Lifecycle::Replaced);

@@ -12,7 +12,8 @@ pub const MAGIC: [u8; 8] = *b"\x7fPLUGBUS";
 /// only reads the rest of a descriptor whose `abi_version` equals its own.
 /// Version 3: `on_attach` takes the plugin's id as a `u64`. Version 4: an
 /// envelope's owner field may hold a question's hook, tagged (`ask`).
-pub const ABI_VERSION: u32 = 4;
+/// Version 5: the thunk table ends with `export_state` and `import_state`.
+pub const ABI_VERSION: u32 = 5;
 
 /// The compiler that built this copy of plugbus-core, as `rustc -V` says it
 /// (captured by the build script).

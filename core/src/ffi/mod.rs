@@ -43,4 +43,4 @@ pub use fingerprint::Fingerprint;
 pub use reply::ReplyTo;
 #[cfg(feature = "std")]
 pub use thunks::Export;
-pub use vtable::{ByteSink, Code, PluginVTable, RawExit, RawFlow};
+pub use vtable::{ByteSink, BytesSink, Code, PluginVTable, RawExit, RawFlow, RawImport};

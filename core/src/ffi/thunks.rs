@@ -8,8 +8,9 @@ use alloc::string::String;
 use core::ffi::c_void;
 
 use super::fingerprint::Fingerprint;
-use super::vtable::{self, ByteSink, Code, PluginVTable, RawExit, RawFlow};
+use super::vtable::{self, ByteSink, BytesSink, Code, PluginVTable, RawExit, RawFlow, RawImport};
 use crate::dispatch::guard::guard;
+use crate::lifecycle::{State, StateError};
 use crate::message::Message;
 use crate::plugin::{Exit, Plugin, PluginId};
 
@@ -71,6 +72,8 @@ impl PluginVTable {
             on_attach: on_attach::<E>,
             on_detach: on_detach::<E>,
             destroy: destroy::<E>,
+            export_state: export_state::<E>,
+            import_state: import_state::<E>,
         }
     }
 }
@@ -198,6 +201,63 @@ unsafe extern "C" fn on_detach<E: Export>(
     let plugin = unsafe { plugin_mut::<E>(plugin) };
     let result = guard(|| plugin.on_detach(Exit::from(exit)));
     settle(result, &sink, |()| {})
+}
+
+unsafe extern "C" fn export_state<E: Export>(
+    plugin: *mut c_void,
+    exported: *mut u8,
+    version: *mut u32,
+    bytes: BytesSink<'_>,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the table's contract.
+    let plugin = unsafe { plugin_mut::<E>(plugin) };
+    // The bytes are copied into the host's vector and the state dropped
+    // here, by this library's allocator.
+    let result = guard(|| {
+        plugin.export_state().map(|state| {
+            bytes.write(state.bytes());
+            state.version()
+        })
+    });
+    settle(result, &sink, |state| {
+        // SAFETY: valid out pointers (the table's contract).
+        unsafe {
+            exported.write(u8::from(state.is_some()));
+            version.write(state.unwrap_or(0));
+        }
+    })
+}
+
+unsafe extern "C" fn import_state<E: Export>(
+    plugin: *mut c_void,
+    version: u32,
+    bytes: *const u8,
+    len: usize,
+    out: *mut RawImport,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the table's contract; the host lends `len` readable bytes for
+    // the call, copied here into this library's own allocation.
+    let (plugin, bytes) = unsafe {
+        (
+            plugin_mut::<E>(plugin),
+            core::slice::from_raw_parts(bytes, len),
+        )
+    };
+    let result = guard(|| plugin.import_state(&State::new(version, bytes.into())));
+    settle(result, &sink, |outcome| {
+        let refused = match outcome {
+            Ok(()) => 0,
+            Err(StateError::UnknownVersion { .. }) => 1,
+            Err(StateError::Invalid { reason, .. }) => {
+                sink.write(&reason);
+                2
+            }
+        };
+        // SAFETY: a valid out pointer (the table's contract).
+        unsafe { out.write(RawImport { refused }) }
+    })
 }
 
 unsafe extern "C" fn destroy<E: Export>(plugin: *mut c_void, sink: ByteSink<'_>) -> Code {

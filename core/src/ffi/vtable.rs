@@ -2,6 +2,7 @@
 //! plain values that cross it.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::fmt;
 use core::marker::PhantomData;
@@ -82,6 +83,71 @@ impl fmt::Debug for ByteSink<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ByteSink")
     }
+}
+
+/// Where a plugin writes its exported state: a function of the host that
+/// copies the bytes into a host-owned `Vec<u8>`, as [`ByteSink`] does for
+/// text, so the state's bytes are freed by the allocator that made them on
+/// each side.
+///
+/// # Example
+/// ```
+/// use plugbus_core::ffi::BytesSink;
+///
+/// let mut bytes = Vec::new();
+/// let sink = BytesSink::new(&mut bytes);
+/// sink.write(&[1, 2]);
+/// sink.write(&[3]);
+/// assert_eq!(bytes, [1, 2, 3]);
+/// ```
+#[repr(C)]
+pub struct BytesSink<'a> {
+    ctx: *mut c_void,
+    write: unsafe extern "C" fn(*mut c_void, *const u8, usize),
+    _target: PhantomData<&'a mut Vec<u8>>,
+}
+
+impl<'a> BytesSink<'a> {
+    /// A sink that appends to `target`.
+    pub fn new(target: &'a mut Vec<u8>) -> Self {
+        BytesSink {
+            ctx: core::ptr::from_mut(target).cast(),
+            write: append_to_vec,
+            _target: PhantomData,
+        }
+    }
+
+    /// Appends `bytes` through the creator's function.
+    pub fn write(&self, bytes: &[u8]) {
+        // SAFETY: as `ByteSink::write`: made only by `new`, from a
+        // `&'a mut Vec<u8>` still borrowed, with this binary's function.
+        unsafe { (self.write)(self.ctx, bytes.as_ptr(), bytes.len()) }
+    }
+}
+
+/// The host's side of a [`BytesSink`].
+unsafe extern "C" fn append_to_vec(ctx: *mut c_void, bytes: *const u8, len: usize) {
+    // SAFETY: `ctx` is the `&mut Vec<u8>` given to `BytesSink::new`, not
+    // used elsewhere while the sink lives; `bytes` is `len` readable bytes
+    // for the duration of the call.
+    unsafe {
+        let target = &mut *ctx.cast::<Vec<u8>>();
+        target.extend_from_slice(core::slice::from_raw_parts(bytes, len));
+    }
+}
+
+impl fmt::Debug for BytesSink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BytesSink")
+    }
+}
+
+/// What [`PluginVTable::import_state`] says about the state it was handed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawImport {
+    /// 0 taken, 1 unknown version, 2 invalid (the reason in the text sink).
+    pub refused: u32,
 }
 
 /// A [`Flow`] as two integers.
@@ -198,6 +264,22 @@ pub struct PluginVTable {
     pub on_detach: unsafe extern "C" fn(*mut c_void, RawExit, ByteSink<'_>) -> Code,
     /// Drops the plugin with the library's own allocator.
     pub destroy: unsafe extern "C" fn(*mut c_void, ByteSink<'_>) -> Code,
+    /// Runs `export_state`: writes 1 to the `u8` and the state's version to
+    /// the `u32` and its bytes to the [`BytesSink`] if it exported one, 0
+    /// if not (since ABI version 5).
+    pub export_state:
+        unsafe extern "C" fn(*mut c_void, *mut u8, *mut u32, BytesSink<'_>, ByteSink<'_>) -> Code,
+    /// Runs `import_state` on a state of the version given, read from
+    /// `len` bytes the host lends for the call; writes whether it was
+    /// taken, and a refusal's reason to the text sink (since ABI version 5).
+    pub import_state: unsafe extern "C" fn(
+        *mut c_void,
+        u32,
+        *const u8,
+        usize,
+        *mut RawImport,
+        ByteSink<'_>,
+    ) -> Code,
 }
 
 impl fmt::Debug for PluginVTable {

@@ -60,8 +60,9 @@ impl<M: Send + Sync + 'static> Replacement<M> {
 
     /// Keeps the instance it replaces (and its library) until the new one
     /// has taken `messages` messages; if the new one panics before, the
-    /// old one is put back and goes on from the next message (0, the
-    /// default: no rollback).
+    /// old one is put back, with the factory it had, and goes on from the
+    /// next message; the message the new one panicked on is dead-lettered
+    /// (0, the default: no rollback).
     #[must_use]
     pub fn rollback(mut self, messages: usize) -> Self {
         self.rollback = messages;

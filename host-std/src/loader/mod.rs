@@ -19,9 +19,11 @@ mod inspect;
 mod options;
 mod permissions;
 mod plugin;
+mod reload;
 
 pub use error::{Exposure, LoadError, MessageType};
 pub use find::{DirEntry, built_plugin, built_plugin_in, library_filename, load_dir};
 pub use inspect::{Inspection, expectations, inspect};
 pub use options::LoadOptions;
-pub use plugin::{DynamicPlugin, load, load_with};
+pub use plugin::{DynamicPlugin, Library, LibraryFactory, load, load_with};
+pub use reload::{ReloadError, ReloadOptions, replacement};

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
-use plugbus_core::ffi::{ByteSink, Code, PluginDescriptor, PluginVTable, RawExit, RawFlow};
+use plugbus_core::ffi::{
+    ByteSink, BytesSink, Code, PluginDescriptor, PluginVTable, RawExit, RawFlow, RawImport,
+};
+use plugbus_core::lifecycle::{Factory, State, StateError};
 use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId};
 
 use super::error::LoadError;
@@ -122,63 +125,183 @@ unsafe fn construct<M: Fingerprint + Send + Sync + 'static>(
     config: &str,
     options: &LoadOptions,
 ) -> Result<DynamicPlugin<M>, LoadError> {
-    // A static per message type (a promoted constant), kept in the binary
-    // even where the checks are inlined, so `plugbus inspect
-    // --check-against` finds what this host expects in its file.
-    let expected: &'static PluginDescriptor = const { &PluginDescriptor::new::<M>("", "") };
-    let expected = std::hint::black_box(expected);
     // SAFETY: the caller's promise, passed on.
-    let image = unsafe { Image::open(path, options, expected)? };
-    let mut text = String::new();
-    let mut object: *mut c_void = ptr::null_mut();
-    // SAFETY: a checked table; `config` is readable for the call and
-    // `object` is a valid out pointer.
-    let code = unsafe {
-        (image.vtable().construct)(
-            config.as_ptr(),
-            config.len(),
-            &mut object,
-            ByteSink::new(&mut text),
-        )
-    };
-    let plugin = image.descriptor().plugin_name().to_owned();
-    let object = match (code, NonNull::new(object)) {
-        (Code::OK, Some(object)) => object,
-        (Code::PANICKED, _) => {
-            return Err(LoadError::ConstructorPanicked {
-                path: path.to_owned(),
-                plugin,
-                message: text,
-            });
-        }
-        (Code::OK, None) => {
-            return Err(LoadError::ConstructorFailed {
-                path: path.to_owned(),
-                plugin,
-                message: String::from("the constructor returned no plugin"),
-            });
-        }
-        _ => {
-            return Err(LoadError::ConstructorFailed {
-                path: path.to_owned(),
-                plugin,
-                message: text,
-            });
-        }
-    };
-    let mut name = String::new();
-    // SAFETY: a live plugin from this table, not shared yet.
-    let code = unsafe { (image.vtable().name)(object.as_ptr(), ByteSink::new(&mut name)) };
-    if code != Code::OK {
-        // The panic was caught in the plugin; its descriptor names it too.
-        name = plugin;
+    unsafe { Library::open(path, options) }?.instance(config)
+}
+
+/// A plugin library, checked and loaded once, that builds as many plugin
+/// instances as asked: the second instance of a supervised plugin, or the
+/// next build of one being reloaded, costs no second load. It stays mapped
+/// while it, any instance it built, or any envelope they made lives.
+///
+/// # Example
+/// ```no_run
+/// use plugbus_host_std::lifecycle::Restart;
+/// use plugbus_host_std::{AttachOptions, Host, Library, LoadOptions};
+///
+/// // SAFETY: the library is our own plugin, built with this workspace.
+/// let library = unsafe { Library::<u64>::open("target/debug/libcounter.so", &LoadOptions::new()) }?;
+/// let host = Host::new();
+/// // Restarts build again from the same library, with the same configuration.
+/// let options = AttachOptions::new().restart(Restart::OnPanic);
+/// host.attach_supervised(library.factory("limit=10"), options)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Library<M> {
+    image: Arc<Image>,
+    _message: PhantomData<fn(&Message<M>)>,
+}
+
+impl<M: Fingerprint + Send + Sync + 'static> Library<M> {
+    /// Checks the library at `path` and loads it as [`load_with`] does,
+    /// without building a plugin yet.
+    ///
+    /// # Safety
+    /// As [`load`].
+    ///
+    /// # Errors
+    /// As [`load`], but for the constructor's errors, which come from
+    /// [`instance`](Library::instance).
+    pub unsafe fn open(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        // A static per message type (a promoted constant), kept in the binary
+        // even where the checks are inlined, so `plugbus inspect
+        // --check-against` finds what this host expects in its file.
+        let expected: &'static PluginDescriptor = const { &PluginDescriptor::new::<M>("", "") };
+        let expected = std::hint::black_box(expected);
+        // SAFETY: the caller's promise, passed on.
+        let image = unsafe { Image::open(path, options, expected)? };
+        Ok(Library {
+            image,
+            _message: PhantomData,
+        })
     }
-    Ok(DynamicPlugin {
-        object,
-        image,
-        name,
-        _message: PhantomData,
-    })
+
+    /// Builds a plugin instance from `config` with the library's
+    /// constructor.
+    ///
+    /// # Errors
+    /// [`LoadError::ConstructorFailed`] or
+    /// [`LoadError::ConstructorPanicked`].
+    pub fn instance(&self, config: &str) -> Result<DynamicPlugin<M>, LoadError> {
+        let image = &self.image;
+        let path = image.path();
+        let mut text = String::new();
+        let mut object: *mut c_void = ptr::null_mut();
+        // SAFETY: a checked table; `config` is readable for the call and
+        // `object` is a valid out pointer.
+        let code = unsafe {
+            (image.vtable().construct)(
+                config.as_ptr(),
+                config.len(),
+                &mut object,
+                ByteSink::new(&mut text),
+            )
+        };
+        let plugin = image.descriptor().plugin_name().to_owned();
+        let object = match (code, NonNull::new(object)) {
+            (Code::OK, Some(object)) => object,
+            (Code::PANICKED, _) => {
+                return Err(LoadError::ConstructorPanicked {
+                    path: path.to_owned(),
+                    plugin,
+                    message: text,
+                });
+            }
+            (Code::OK, None) => {
+                return Err(LoadError::ConstructorFailed {
+                    path: path.to_owned(),
+                    plugin,
+                    message: String::from("the constructor returned no plugin"),
+                });
+            }
+            _ => {
+                return Err(LoadError::ConstructorFailed {
+                    path: path.to_owned(),
+                    plugin,
+                    message: text,
+                });
+            }
+        };
+        let mut name = String::new();
+        // SAFETY: a live plugin from this table, not shared yet.
+        let code = unsafe { (image.vtable().name)(object.as_ptr(), ByteSink::new(&mut name)) };
+        if code != Code::OK {
+            // The panic was caught in the plugin; its descriptor names it too.
+            name = plugin;
+        }
+        Ok(DynamicPlugin {
+            object,
+            image: image.clone(),
+            name,
+            _message: PhantomData,
+        })
+    }
+
+    /// A [`Factory`] that builds instances from `config`: a supervised
+    /// plugin's restarts build again from this library.
+    pub fn factory(&self, config: impl Into<String>) -> LibraryFactory<M> {
+        LibraryFactory {
+            library: self.clone(),
+            config: config.into(),
+        }
+    }
+}
+
+impl<M> Library<M> {
+    /// The library's descriptor (its plugin's name and version, its build).
+    pub fn descriptor(&self) -> &PluginDescriptor {
+        self.image.descriptor()
+    }
+
+    /// The path it was loaded from, as given.
+    pub fn path(&self) -> &Path {
+        self.image.path()
+    }
+}
+
+impl<M> Clone for Library<M> {
+    fn clone(&self) -> Self {
+        Library {
+            image: self.image.clone(),
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for Library<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Library")
+            .field("plugin", &self.descriptor().plugin_name())
+            .field("version", &self.descriptor().plugin_version())
+            .field("path", &self.path())
+            .finish()
+    }
+}
+
+/// Builds instances of a [`Library`]'s plugin with one configuration; see
+/// [`Library::factory`].
+pub struct LibraryFactory<M> {
+    library: Library<M>,
+    config: String,
+}
+
+impl<M: Fingerprint + Send + Sync + 'static> Factory<M> for LibraryFactory<M> {
+    type Plugin = DynamicPlugin<M>;
+    type Error = LoadError;
+
+    fn make(&mut self) -> Result<DynamicPlugin<M>, LoadError> {
+        self.library.instance(&self.config)
+    }
+}
+
+impl<M> fmt::Debug for LibraryFactory<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LibraryFactory")
+            .field("library", &self.library)
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 /// A plugin built by a dynamic library, usable like any other
@@ -233,13 +356,18 @@ impl<M> DynamicPlugin<M> {
     fn call<T>(&self, thunk: impl FnOnce(ByteSink<'_>) -> (Code, T)) -> T {
         let mut panic = String::new();
         let (code, value) = thunk(ByteSink::new(&mut panic));
+        self.raise(code, panic);
+        value
+    }
+
+    /// Raises the panic a thunk caught (its message in `panic`) again here.
+    fn raise(&self, code: Code, mut panic: String) {
         if code != Code::OK {
             if panic.is_empty() {
                 panic = format!("plugin `{}` failed with code {}", self.name, code.0);
             }
             panic::resume_unwind(Box::new(panic));
         }
-        value
     }
 }
 
@@ -290,6 +418,58 @@ impl<M: Send + Sync + 'static> Plugin<M> for DynamicPlugin<M> {
             // SAFETY: a live plugin, used exclusively.
             (unsafe { on_detach(object, RawExit::from(exit), sink) }, ())
         });
+    }
+
+    /// The library's state, copied into the host's allocation as it
+    /// leaves (the library frees its own).
+    fn export_state(&mut self) -> Option<State> {
+        let object = self.object.as_ptr();
+        let export_state = self.vtable().export_state;
+        let mut bytes = Vec::new();
+        let (exported, version) = self.call(|sink| {
+            let (mut exported, mut version) = (0u8, 0u32);
+            // SAFETY: a live plugin, used exclusively; valid out pointers
+            // and sinks for the call.
+            let code = unsafe {
+                export_state(
+                    object,
+                    &mut exported,
+                    &mut version,
+                    BytesSink::new(&mut bytes),
+                    sink,
+                )
+            };
+            (code, (exported, version))
+        });
+        (exported != 0).then(|| State::new(version, bytes))
+    }
+
+    /// Lends the state's bytes to the library for the call; it copies
+    /// what it keeps.
+    fn import_state(&mut self, state: &State) -> Result<(), StateError> {
+        let object = self.object.as_ptr();
+        let import_state = self.vtable().import_state;
+        let mut text = String::new();
+        let mut outcome = RawImport { refused: 0 };
+        let bytes = state.bytes();
+        // SAFETY: a live plugin, used exclusively; `bytes` readable for the
+        // call; a valid out pointer.
+        let code = unsafe {
+            import_state(
+                object,
+                state.version(),
+                bytes.as_ptr(),
+                bytes.len(),
+                &mut outcome,
+                ByteSink::new(&mut text),
+            )
+        };
+        self.raise(code, text.clone());
+        match outcome.refused {
+            0 => Ok(()),
+            1 => Err(StateError::unknown_version(state)),
+            _ => Err(StateError::invalid(state, text)),
+        }
     }
 }
 

@@ -787,3 +787,204 @@ pub fn replace_rollback<F: Family>() {
         r.events
     );
 }
+
+/// The library of a tally build (1 or 2).
+fn tally_library(build: u32) -> std::path::PathBuf {
+    crate::dylib::library(if build == 1 {
+        "plugbus_tally"
+    } else {
+        "plugbus_tally_v2"
+    })
+}
+
+/// The replacement a host's reload swaps in: the build at `path`, loaded
+/// and checked (and its instance built) before anything is touched.
+fn reloaded(
+    path: &std::path::Path,
+    options: &plugbus_host_std::ReloadOptions,
+) -> Result<Replacement<Tick>, plugbus_host_std::LoadError> {
+    // SAFETY: the tally builds are this workspace's own plugins.
+    unsafe { plugbus_host_std::replacement::<Tick>(path, options) }
+}
+
+fn load_tally(build: u32, config: &str) -> plugbus_host_std::DynamicPlugin<Tick> {
+    // SAFETY: as above.
+    unsafe { plugbus_host_std::load::<Tick>(tally_library(build), config) }
+        .expect("a tally build loads")
+}
+
+/// 100 reloads from two alternating builds of a dynamic plugin while two
+/// senders flood: the count handed across every reload (out of one
+/// library, into the other) covers every message once and in order.
+pub fn reload_under_flood<F: Family>() {
+    const RELOADS: u32 = 100;
+    let mut host = F::host::<Tick>(1024);
+    let id = host.attach(load_tally(1, "")).unwrap();
+    let options = plugbus_host_std::ReloadOptions::new();
+    let sent = flood::<F>(&mut host, 2, RELOADS, 100, seq, |host, round| {
+        let build = if round % 2 == 0 { 2 } else { 1 };
+        let replacement = reloaded(&tally_library(build), &options)
+            .unwrap_or_else(|e| panic!("{}: reload {round}: {e}", F::NAME));
+        let replaced = host
+            .replace_with(id, replacement)
+            .unwrap_or_else(|e| panic!("{}: reload {round}: {e}", F::NAME));
+        assert_eq!(
+            replaced.state,
+            Handover::Taken { version: 1 },
+            "{}: reload {round}",
+            F::NAME
+        );
+    });
+    let total: u64 = sent.iter().sum();
+    let t = tally::<F>(&mut host, id);
+    assert_eq!(
+        (t.build, t.counted, t.skipped, t.out_of_order, t.handovers),
+        (1, total, 0, 0, u64::from(RELOADS)),
+        "{}: (build, counted, skipped, out of order, handovers) of {sent:?}",
+        F::NAME
+    );
+    let reports = host.shutdown();
+    let s = report(&reports, id).stats;
+    assert_eq!(
+        (s.received, s.handled, s.replaced),
+        (total + 1, total + 1, u64::from(RELOADS)),
+        "{}",
+        F::NAME
+    );
+}
+
+/// A reload refused (another compiler, another message type, a
+/// constructor that fails or panics) leaves the old instance running with
+/// exact counts; a build's state of an unknown version is refused; a
+/// reloaded build that panics within its window is rolled back to the old
+/// build; restarts of a reloaded plugin build from the new library.
+pub fn reload_refused_and_rolled_back<F: Family>() {
+    use crate::dylib::{Patch, library_file_name, patched_bytes, scratch_dir};
+    use plugbus_host_std::{LoadError, ReloadOptions};
+
+    quiet_induced_panics();
+    let mut host = F::host::<Tick>(64);
+    let id = host
+        .attach_supervised(|| load_tally(1, ""), supervised(5))
+        .unwrap();
+    for n in 0..10 {
+        host.send(seq(0, n)).unwrap();
+    }
+    let dir = scratch_dir(&format!(
+        "reload-{}",
+        F::NAME.replace([' ', '(', ')', ','], "")
+    ));
+    let other_rustc = dir.join(library_file_name("plugbus_tally_v2"));
+    std::fs::write(
+        &other_rustc,
+        patched_bytes("plugbus_tally_v2", Patch::Rustc("rustc 0.0.1 (elsewhere)")),
+    )
+    .unwrap();
+    let none = ReloadOptions::new();
+    let refusals = [
+        (reloaded(&other_rustc, &none).err(), "rustc"),
+        (
+            reloaded(&crate::dylib::library("plugbus_wrong_message"), &none).err(),
+            "message type",
+        ),
+        (
+            reloaded(&tally_library(2), &ReloadOptions::new().config("fail")).err(),
+            "constructor error",
+        ),
+        (
+            reloaded(&tally_library(2), &ReloadOptions::new().config("panic")).err(),
+            "constructor panic",
+        ),
+    ];
+    for (error, what) in &refusals {
+        let matched = match (error, *what) {
+            (Some(LoadError::RustcVersion { .. }), "rustc")
+            | (Some(LoadError::MessageType { .. }), "message type")
+            | (Some(LoadError::ConstructorFailed { .. }), "constructor error")
+            | (Some(LoadError::ConstructorPanicked { .. }), "constructor panic") => true,
+            _ => false,
+        };
+        assert!(matched, "{}: {what}: {error:?}", F::NAME);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = tally::<F>(&mut host, id);
+    assert_eq!(
+        (t.build, t.counted, t.handovers),
+        (1, 10, 0),
+        "{}: the old instance runs on",
+        F::NAME
+    );
+
+    // Build 2 takes the count, and exports a version build 1 does not know.
+    let replaced = host
+        .replace_with(
+            id,
+            reloaded(
+                &tally_library(2),
+                &ReloadOptions::new().config("state-version=9"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        replaced.state,
+        Handover::Taken { version: 1 },
+        "{}",
+        F::NAME
+    );
+    host.send(seq(0, 10)).unwrap();
+    wait_until::<F, _>(&mut host, "message 10", |h| {
+        h.stats(id).is_some_and(|s| s.received == 12)
+    });
+    let replaced = host
+        .replace_with(
+            id,
+            reloaded(&tally_library(1), &ReloadOptions::new().rollback(3)).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        replaced.state,
+        Handover::Refused(StateError::UnknownVersion { version: 9 }),
+        "{}",
+        F::NAME
+    );
+    // Build 1 started fresh; it panics on its second message: build 2
+    // comes back with its count (11).
+    host.send(seq(0, 11)).unwrap();
+    host.send(poison(0, 12)).unwrap();
+    host.send(seq(0, 13)).unwrap();
+    let t = tally::<F>(&mut host, id);
+    assert_eq!(
+        (t.build, t.counted, t.skipped, t.handovers),
+        (2, 12, 2, 1),
+        "{}: build 2 is back (it never saw 11 nor 12)",
+        F::NAME
+    );
+    // A panic past the window restarts the plugin from its factory: build
+    // 2's library again (the rollback put its factory back too).
+    for n in 14..20 {
+        host.send(seq(0, n)).unwrap();
+    }
+    host.send(poison(0, 20)).unwrap();
+    let t = tally::<F>(&mut host, id);
+    assert_eq!(
+        (t.build, t.counted),
+        (2, 0),
+        "{}: restarted fresh from build 2's library",
+        F::NAME
+    );
+    let reports = host.shutdown();
+    let r = report(&reports, id);
+    assert_eq!(
+        (
+            r.exit,
+            r.stats.replaced,
+            r.stats.rolled_back,
+            r.stats.restarts,
+            r.stats.dead_lettered
+        ),
+        (Exit::Shutdown, 2, 1, 1, 2),
+        "{}: {r:?}",
+        F::NAME
+    );
+}

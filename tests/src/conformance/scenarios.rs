@@ -18,8 +18,8 @@ pub use super::ask::{
     ask_timeout_names_who_did_not_answer,
 };
 pub use super::lifecycle::{
-    replace_rollback, replace_state, replace_under_flood, restart_backoff, restart_intensity,
-    restart_policies, restart_under_flood,
+    reload_refused_and_rolled_back, reload_under_flood, replace_rollback, replace_state,
+    replace_under_flood, restart_backoff, restart_intensity, restart_policies, restart_under_flood,
 };
 
 /// Upper bound for waiting on another lane; a deadlock guard, not a timing
