@@ -119,10 +119,9 @@ pub(crate) struct Deadlines;
 
 impl plugbus_core::task::Timer for Deadlines {
     fn wake_after(&self, delay: std::time::Duration, waker: &Waker) {
-        match Instant::now().checked_add(delay) {
-            Some(at) => wake_at(at, waker),
-            // Too far to name: the backoff outlasts the process.
-            None => {}
+        // A time too far to name is a backoff that outlasts the process.
+        if let Some(at) = Instant::now().checked_add(delay) {
+            wake_at(at, waker);
         }
     }
 }

@@ -143,8 +143,11 @@ impl core::error::Error for ReplaceError {}
 /// The outcome of a replacement, which the lane writes and the caller
 /// waits for.
 pub(crate) struct Outcome {
-    state: Mutex<(Option<Result<Replaced, ReplaceError>>, Option<Waker>)>,
+    /// The result once settled, and the waker of whoever waits for it.
+    state: Mutex<(Option<Settled>, Option<Waker>)>,
 }
+
+type Settled = Result<Replaced, ReplaceError>;
 
 impl Outcome {
     pub(crate) fn new() -> Arc<Self> {

@@ -897,13 +897,19 @@ pub fn reload_refused_and_rolled_back<F: Family>() {
         ),
     ];
     for (error, what) in &refusals {
-        let matched = match (error, *what) {
+        let matched = matches!(
+            (error, *what),
             (Some(LoadError::RustcVersion { .. }), "rustc")
-            | (Some(LoadError::MessageType { .. }), "message type")
-            | (Some(LoadError::ConstructorFailed { .. }), "constructor error")
-            | (Some(LoadError::ConstructorPanicked { .. }), "constructor panic") => true,
-            _ => false,
-        };
+                | (Some(LoadError::MessageType { .. }), "message type")
+                | (
+                    Some(LoadError::ConstructorFailed { .. }),
+                    "constructor error"
+                )
+                | (
+                    Some(LoadError::ConstructorPanicked { .. }),
+                    "constructor panic"
+                )
+        );
         assert!(matched, "{}: {what}: {error:?}", F::NAME);
     }
     let _ = std::fs::remove_dir_all(&dir);
