@@ -25,6 +25,9 @@
 //! - `loader` (default): load plugins from dynamic libraries.
 //! - `isolate`: run a plugin in a child process of its own (the `isolated`
 //!   module, Linux only).
+//! - `watch`: reload a plugin when its library file changes
+//!   ([`Host::watch`], [`loader::watch`]; the `notify` crate, which needs
+//!   Rust 1.77).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]

@@ -200,6 +200,53 @@ fn an_outbox_used_from_dynamic_plugins() {
     assert_eq!(replies.recv_blocking(), None, "every outbox is gone");
 }
 
+/// Reloads from one build to the other and back: the count goes along, and
+/// a library is unmapped once its last instance is gone (the first build's
+/// first load, replaced at once; the rollback window keeps the second
+/// load's instance until it has passed).
+#[test]
+fn reloads_hand_over_state_and_unload_the_old_library() {
+    use plugbus_commands::Tick;
+    use plugbus_core::lifecycle::Handover;
+    use plugbus_host_std::{ReloadOptions, load, replacement};
+    use plugbus_tests::dylib::library;
+
+    let builds = [library("plugbus_tally"), library("plugbus_tally_v2")];
+    // SAFETY: the tally builds are this workspace's own plugins.
+    let first = unsafe { load::<Tick>(&builds[0], "") }.unwrap();
+    let first_mapping = Mapping::of(first.loaded_from());
+    let mut host = LocalHost::<Tick>::new();
+    let id = host.attach(first).unwrap();
+    let mut seq = 0;
+    for (i, build) in [1, 0, 1].into_iter().enumerate() {
+        for _ in 0..10 {
+            host.send(Tick::Seq { sender: 0, seq }).unwrap();
+            seq += 1;
+        }
+        host.run_until_idle();
+        let options = ReloadOptions::new().rollback(if i == 1 { 5 } else { 0 });
+        // SAFETY: as above.
+        let new = unsafe { replacement::<Tick>(&builds[build], &options) }.unwrap();
+        let replaced = host.replace_with(id, new).unwrap();
+        assert_eq!(replaced.state, Handover::Taken { version: 1 });
+        if i == 0 {
+            assert!(!first_mapping.is_mapped(), "the first load is unmapped");
+        }
+    }
+    host.send(Tick::Seq { sender: 0, seq }).unwrap();
+    let answers = host.ask(Tick::Tally, (), Duration::from_secs(10)).unwrap();
+    let tally = answers.get(id).copied().unwrap();
+    assert_eq!(
+        (tally.build, tally.counted, tally.skipped, tally.handovers),
+        (2, 31, 0, 3)
+    );
+    let reports = host.shutdown();
+    assert_eq!(
+        (reports[0].stats.replaced, reports[0].stats.rolled_back),
+        (3, 0)
+    );
+}
+
 /// The dynamic scenarios of the conformance suite on every host, under the
 /// tagging allocator: a foreign free on any host's lanes aborts this binary.
 macro_rules! on_every_host {
@@ -211,6 +258,11 @@ macro_rules! on_every_host {
                 scenarios::concat_dynamic::<$family>();
                 scenarios::dynamic_panic_is_isolated::<$family>();
                 scenarios::ask_dynamic::<$family>();
+                // Reloads across two builds with the state handed over,
+                // refusals, a rollback and restarts: every instance and
+                // every state's bytes freed by the binary that made them.
+                scenarios::reload_under_flood::<$family>();
+                scenarios::reload_refused_and_rolled_back::<$family>();
             }
         )*
     };

@@ -20,6 +20,8 @@ mod options;
 mod permissions;
 mod plugin;
 mod reload;
+#[cfg(feature = "watch")]
+mod watch;
 
 pub use error::{Exposure, LoadError, MessageType};
 pub use find::{DirEntry, built_plugin, built_plugin_in, library_filename, load_dir};
@@ -27,3 +29,5 @@ pub use inspect::{Inspection, expectations, inspect};
 pub use options::LoadOptions;
 pub use plugin::{DynamicPlugin, Library, LibraryFactory, load, load_with};
 pub use reload::{ReloadError, ReloadOptions, replacement};
+#[cfg(feature = "watch")]
+pub use watch::{DEFAULT_DEBOUNCE, Watch, WatchError, WatchEvent, watch};

@@ -31,6 +31,7 @@ mod floor;
 mod host;
 mod idle;
 mod impls;
+mod lifecycle;
 mod loaded;
 mod options;
 mod plot;
@@ -153,6 +154,11 @@ fn bench(options: &Options) -> Result<(), Failure> {
     if options.workloads.shutdown {
         results.shutdown = shutdown::run(&impls, options)?;
     }
+    let lifecycle = if options.workloads.lifecycle {
+        lifecycle::run(options.quick)?
+    } else {
+        Vec::new()
+    };
     let asked = if options.workloads.ask {
         ask::run(options.latency_iterations / 4)?
     } else {
@@ -162,6 +168,7 @@ fn bench(options: &Options) -> Result<(), Failure> {
     println!("{}", results.tables());
     print!("{}", results.lines());
     print!("{}", ask::report(&asked));
+    print!("{}", lifecycle::report(&lifecycle));
     if let (Some(path), false) = (&options.plot, results.w1.is_empty()) {
         let title = format!(
             "W1: deliveries/s against plugins ({cores} cores, {} run, round trip {:.0} ns at start)",
@@ -336,6 +343,9 @@ fn smoke() -> Result<(), Failure> {
         );
     }
     for (what, result) in ask::smoke() {
+        record(what, result);
+    }
+    for (what, result) in lifecycle::smoke() {
         record(what, result);
     }
     let round_trip = xcore::round_trip_ns(100, 3, std::time::Duration::from_secs(1));

@@ -10,8 +10,8 @@ pub(crate) const USAGE: &str = "\
 cargo bench -p plugbus-tests --bench peers -- [options]
 
   --quick               short runs for a smoke check (env PLUGBUS_BENCH_QUICK=1)
-  --workloads LIST      any of w1,w2,w3,w4,idle,ask,loaded,senders,shutdown
-                        (env PLUGBUS_BENCH_WORKLOADS; default all)
+  --workloads LIST      any of w1,w2,w3,w4,idle,ask,loaded,senders,shutdown,
+                        lifecycle (env PLUGBUS_BENCH_WORKLOADS; default all)
   --impls LIST          implementation names (env PLUGBUS_BENCH_IMPLS; default all;
                         the floor and crossbeam are always run for the ratios)
   --only                run only the implementations --impls names, without the
@@ -46,6 +46,8 @@ pub(crate) struct Workloads {
     pub(crate) senders: bool,
     /// Shutdown time of 1,024 and 4,096 plugins (`shutdown.rs`).
     pub(crate) shutdown: bool,
+    /// Restart latency and reload pause on every host (`lifecycle.rs`).
+    pub(crate) lifecycle: bool,
 }
 
 /// What the binary was asked to do.
@@ -111,6 +113,7 @@ impl Options {
                 loaded: true,
                 senders: true,
                 shutdown: true,
+                lifecycle: true,
             },
             impls: None,
             only: false,
@@ -176,6 +179,7 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
         loaded: false,
         senders: false,
         shutdown: false,
+        lifecycle: false,
     };
     for name in list(value) {
         match name.to_ascii_lowercase().as_str() {
@@ -188,6 +192,7 @@ fn workloads(value: &str) -> Result<Workloads, Failure> {
             "loaded" => chosen.loaded = true,
             "senders" => chosen.senders = true,
             "shutdown" => chosen.shutdown = true,
+            "lifecycle" => chosen.lifecycle = true,
             other => return Err(Failure::Usage(format!("unknown workload {other:?}"))),
         }
     }
