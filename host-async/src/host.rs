@@ -224,28 +224,9 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
         plugin: impl Plugin<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let sink = self.reports.sink().ok_or(AttachError::Closed)?;
-        // The lane's watch is made once the bus has given it its id; the
-        // lane cannot end before it is spawned, after the watch is set.
-        let exit = Arc::new(OnceLock::<Watch>::new());
-        let finish = {
-            let exit = exit.clone();
-            move |report: Report| {
-                if let Some(watch) = exit.get() {
-                    watch.finished(&report);
-                }
-                sink(report);
-            }
-        };
-        let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
-        let lane =
-            LaneTask::attach(self.bus(), plugin, options, finish)?.timer(Arc::new(Deadlines));
-        let id = lane.id();
-        let capacity = capacity.unwrap_or(self.capacity());
-        let watch = Watch::attached(id, lane.name().unwrap_or(""), overflow, capacity);
-        let _ = exit.set(watch.clone());
-        self.runtime.spawn(Watched { lane, watch });
-        Ok(id)
+        self.spawn_watched(options, |options, finish| {
+            LaneTask::attach(self.bus(), plugin, options, finish)
+        })
     }
 
     /// Attaches a supervised plugin: `factory` builds its first instance now
@@ -264,11 +245,38 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
         factory: impl Factory<M>,
         options: AttachOptions,
     ) -> Result<PluginId, AttachError> {
-        let finish = self.reports.sink().ok_or(AttachError::Closed)?;
-        let lane = LaneTask::attach_supervised(self.bus(), factory, options, finish)?
-            .timer(Arc::new(Deadlines));
+        self.spawn_watched(options, |options, finish| {
+            LaneTask::attach_supervised(self.bus(), factory, options, finish)
+        })
+    }
+
+    /// Attaches a lane with `attach` and spawns it under a [`Watch`] (its
+    /// logs and metrics), with the host's timer for its backoff.
+    fn spawn_watched(
+        &self,
+        options: AttachOptions,
+        attach: impl FnOnce(AttachOptions, Finish) -> Result<LaneTask<M, Finish>, AttachError>,
+    ) -> Result<PluginId, AttachError> {
+        let sink = self.reports.sink().ok_or(AttachError::Closed)?;
+        // The lane's watch is made once the bus has given it its id; the
+        // lane cannot end before it is spawned, after the watch is set.
+        let exit = Arc::new(OnceLock::<Watch>::new());
+        let finish: Finish = {
+            let exit = exit.clone();
+            Box::new(move |report: Report| {
+                if let Some(watch) = exit.get() {
+                    watch.finished(&report);
+                }
+                sink(report);
+            })
+        };
+        let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
+        let lane = attach(options, finish)?.timer(Arc::new(Deadlines));
         let id = lane.id();
-        self.runtime.spawn(lane);
+        let capacity = capacity.unwrap_or(self.capacity());
+        let watch = Watch::attached(id, lane.name().unwrap_or(""), overflow, capacity);
+        let _ = exit.set(watch.clone());
+        self.runtime.spawn(Watched { lane, watch });
         Ok(id)
     }
 
@@ -636,6 +644,9 @@ impl<M: Send + Sync + 'static, R: Runtime + fmt::Debug> fmt::Debug for Host<M, R
             .finish_non_exhaustive()
     }
 }
+
+/// What a lane of this host calls with its report when it ends.
+type Finish = Box<dyn FnOnce(Report) + Send + 'static>;
 
 /// A lane's task with its watch, which looks at the lane's counters after
 /// each poll (see [`Watch`]: not per message).

@@ -10,7 +10,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use plugbus_core::lifecycle::Factory;
-use plugbus_core::{AttachError, AttachOptions, Bus, Lane, Plugin, PluginId, Report, Step};
+use plugbus_core::{
+    AttachError, AttachOptions, Bus, Lane, Overflow, Plugin, PluginId, Report, Step,
+};
 
 use crate::park::Unpark;
 use crate::watch::Watch;
@@ -137,7 +139,7 @@ impl LaneThread {
     {
         let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
         let lane = bus.attach(plugin, options)?;
-        self.start(lane, finish)
+        self.start(bus, lane, (overflow, capacity), finish)
     }
 
     /// [`spawn`](LaneThread::spawn) for a supervised plugin: `factory`
@@ -157,13 +159,18 @@ impl LaneThread {
         M: Send + Sync + 'static,
         T: Send + 'static,
     {
+        let (overflow, capacity) = (options.get_overflow(), options.get_capacity());
         let lane = bus.attach_supervised(factory, options)?;
-        self.start(lane, finish)
+        self.start(bus, lane, (overflow, capacity), finish)
     }
 
+    /// Starts the thread of an attached lane; `policy` is its options'
+    /// overflow and capacity, for its watch.
     fn start<M, T>(
         &self,
+        bus: &Arc<Bus<M>>,
         lane: Lane<M>,
+        (overflow, capacity): (Overflow, Option<usize>),
         finish: impl FnOnce(Report) -> T + Send + 'static,
     ) -> Result<(PluginId, JoinHandle<T>), AttachError>
     where
