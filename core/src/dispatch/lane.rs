@@ -468,6 +468,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     ///                 }
     ///             }
     ///         }
+    ///         // A supervised plugin's backoff: run again after it.
+    ///         Step::Wait(delay) => std::thread::park_timeout(delay),
     ///         Step::Done => break,
     ///     }
     /// }
