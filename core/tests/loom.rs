@@ -82,6 +82,7 @@ fn run_lane(mut lane: Lane<u32, Fixed<u32, 2>>) -> plugbus_core::Report {
                 }
             }
             Step::Done => return lane.finish(),
+            Step::Wait(_) => unreachable!("the models attach no supervised plugin"),
         }
     }
 }
