@@ -41,6 +41,10 @@
 //!   thunks of [`export_plugin!`], which catch a dynamic plugin's panics.
 //! - `derive`: `#[derive(Fingerprint)]` for message types that cross a
 //!   dynamic-library boundary (see [`ffi`]).
+//! - `tracing`: a lane's lifecycle events (restart, replacement, rollback,
+//!   giving up; see [`lifecycle::Event`]) through the `tracing` facade as
+//!   the lane records them, target `plugbus`, fields `plugin`, `id` and
+//!   `event`; `no_std` too. The std-based hosts turn it on with theirs.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]

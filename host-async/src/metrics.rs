@@ -5,7 +5,9 @@
 //! They are the plugin's [`Stats`](plugbus_core::Stats): counters, set to
 //! the lane's totals (with `Counter::absolute`) after every 4096 messages
 //! it takes, when it goes idle and when it exits, never per message; and
-//! the lag high-water mark as a gauge. A recorder sees the lanes attached
+//! the lag high-water mark as a gauge. The lifecycle counters
+//! ([`RESTARTS`], [`DEAD_LETTERED`], [`REPLACED`], [`ROLLED_BACK`]) stay 0
+//! for a plugin that is neither supervised nor replaced. A recorder sees the lanes attached
 //! while it is in force on the attaching thread (the global one, or one
 //! installed with `metrics::with_local_recorder` around `attach`).
 //!
@@ -34,6 +36,17 @@ pub const DROPPED: &str = "plugbus_dropped_total";
 pub const REJECTED: &str = "plugbus_rejected_total";
 /// Counter: messages whose filter or handler panicked.
 pub const PANICKED: &str = "plugbus_panicked_total";
+/// Counter: times its lane built a new instance after a failure
+/// (supervised plugins).
+pub const RESTARTS: &str = "plugbus_restarts_total";
+/// Counter: messages whose handling panicked on a supervised plugin and
+/// that no instance got again (also counted in [`PANICKED`]).
+pub const DEAD_LETTERED: &str = "plugbus_dead_lettered_total";
+/// Counter: times the host replaced its instance (`replace`, `reload`).
+pub const REPLACED: &str = "plugbus_replaced_total";
+/// Counter: times a replacement panicked within its first messages and the
+/// instance before it was put back.
+pub const ROLLED_BACK: &str = "plugbus_rolled_back_total";
 /// Gauge: the most messages it was ever behind.
 pub const LAG_MAX: &str = "plugbus_lag_max";
 
@@ -63,6 +76,26 @@ pub(crate) fn describe() {
         PANICKED,
         Unit::Count,
         "messages whose filter or handler panicked"
+    );
+    describe_counter!(
+        RESTARTS,
+        Unit::Count,
+        "times the plugin's lane built a new instance after a failure"
+    );
+    describe_counter!(
+        DEAD_LETTERED,
+        Unit::Count,
+        "messages whose handling panicked on a supervised plugin and that no instance got again"
+    );
+    describe_counter!(
+        REPLACED,
+        Unit::Count,
+        "times the host replaced the plugin's instance (replace, reload)"
+    );
+    describe_counter!(
+        ROLLED_BACK,
+        Unit::Count,
+        "times a replacement panicked early and the instance before it was put back"
     );
     describe_gauge!(
         LAG_MAX,

@@ -123,8 +123,8 @@ impl Watch {
     /// Makes the subscriber the lane's events go to the calling thread's
     /// default until the guard is dropped (a thread lane's thread, for its
     /// whole life), if it was a scoped subscriber: then whatever is raised
-    /// on the lane's thread, the plugin's own events included, goes there
-    /// too. The global subscriber is every thread's default already, and
+    /// on the lane's thread goes there too: core's lifecycle events
+    /// (restarts, replacements, rollbacks) and the plugin's own events. The global subscriber is every thread's default already, and
     /// binding would only cost: each binding counts in a process-wide
     /// atomic, and while any is in force every event in the process looks
     /// up its thread's default instead of going straight to the global one.
@@ -336,6 +336,8 @@ impl Events {
                 dropped = s.dropped,
                 rejected = s.rejected,
                 lag_max = s.lag_max,
+                restarts = s.restarts,
+                replaced = s.replaced,
                 "plugin left"
             ),
         });
@@ -381,6 +383,10 @@ struct Metrics {
     dropped: metrics::Counter,
     rejected: metrics::Counter,
     panicked: metrics::Counter,
+    restarts: metrics::Counter,
+    dead_lettered: metrics::Counter,
+    replaced: metrics::Counter,
+    rolled_back: metrics::Counter,
     lag_max: metrics::Gauge,
 }
 
@@ -399,6 +405,10 @@ impl Metrics {
             dropped: metrics::counter!(crate::metrics::DROPPED, &labels),
             rejected: metrics::counter!(crate::metrics::REJECTED, &labels),
             panicked: metrics::counter!(crate::metrics::PANICKED, &labels),
+            restarts: metrics::counter!(crate::metrics::RESTARTS, &labels),
+            dead_lettered: metrics::counter!(crate::metrics::DEAD_LETTERED, &labels),
+            replaced: metrics::counter!(crate::metrics::REPLACED, &labels),
+            rolled_back: metrics::counter!(crate::metrics::ROLLED_BACK, &labels),
             lag_max: metrics::gauge!(crate::metrics::LAG_MAX, &labels),
         }
     }
@@ -410,6 +420,10 @@ impl Metrics {
         self.dropped.absolute(stats.dropped);
         self.rejected.absolute(stats.rejected);
         self.panicked.absolute(stats.panicked);
+        self.restarts.absolute(stats.restarts);
+        self.dead_lettered.absolute(stats.dead_lettered);
+        self.replaced.absolute(stats.replaced);
+        self.rolled_back.absolute(stats.rolled_back);
         self.lag_max.set(stats.lag_max as f64);
     }
 }

@@ -82,6 +82,9 @@ pub(crate) enum After {
 /// What the lane lends for a call.
 pub(crate) struct Ctx<'a> {
     pub(crate) id: PluginId,
+    /// The plugin's name, for its events.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) name: &'a str,
     pub(crate) local: &'a mut Local,
     pub(crate) counters: &'a Counters,
     /// The host is shutting down or the plugin was detached: a restart
@@ -245,7 +248,12 @@ impl<M: Send + Sync + 'static> Instances<M> {
         keep_last(&mut self.life().panics, String::from(panic));
     }
 
-    fn event(&mut self, event: Event) {
+    /// Records an event for the report (and, with the `tracing` feature,
+    /// raises it; see [`trace`]).
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    fn event(&mut self, event: Event, ctx: &Ctx<'_>) {
+        #[cfg(feature = "tracing")]
+        trace(&event, ctx);
         keep_last(&mut self.life().events, event);
     }
 
@@ -301,7 +309,7 @@ impl<M: Send + Sync + 'static> Instances<M> {
         }
         match decision {
             Decision::GiveUp { failures, period } => {
-                self.event(Event::GaveUp { failures, period });
+                self.event(Event::GaveUp { failures, period }, ctx);
                 After::Leave(Exit::GaveUp)
             }
             Decision::Restart { at } => {
@@ -345,7 +353,7 @@ impl<M: Send + Sync + 'static> Instances<M> {
                         self.current = Some(plugin);
                         ctx.counters.add(Lifecycle::Restart);
                         let panic = self.life().cause.take();
-                        self.event(Event::Restarted { panic });
+                        self.event(Event::Restarted { panic }, ctx);
                         return After::Go;
                     }
                     Err(panic) => {
@@ -360,7 +368,7 @@ impl<M: Send + Sync + 'static> Instances<M> {
                     panic
                 }
             };
-            self.event(Event::RestartFailed { reason });
+            self.event(Event::RestartFailed { reason }, ctx);
             let now = self.now();
             let decision = match self.life().supervisor.as_mut() {
                 Some(supervisor) => supervisor.decide(Failure::RestartFailed, now),
@@ -373,7 +381,7 @@ impl<M: Send + Sync + 'static> Instances<M> {
                 }
                 Decision::Restart { .. } => {}
                 Decision::GiveUp { failures, period } => {
-                    self.event(Event::GaveUp { failures, period });
+                    self.event(Event::GaveUp { failures, period }, ctx);
                     return After::Leave(Exit::GaveUp);
                 }
                 Decision::Leave => return After::Leave(Exit::Panicked),
@@ -384,10 +392,13 @@ impl<M: Send + Sync + 'static> Instances<M> {
             .supervisor
             .as_ref()
             .map_or(Duration::ZERO, Supervisor::period);
-        self.event(Event::GaveUp {
-            failures: u32::try_from(attempts).unwrap_or(u32::MAX),
-            period,
-        });
+        self.event(
+            Event::GaveUp {
+                failures: u32::try_from(attempts).unwrap_or(u32::MAX),
+                period,
+            },
+            ctx,
+        );
         After::Leave(Exit::GaveUp)
     }
 
@@ -413,9 +424,12 @@ impl<M: Send + Sync + 'static> Instances<M> {
             self.drop_guarded(new);
         }
         ctx.counters.add(Lifecycle::RolledBack);
-        self.event(Event::RolledBack {
-            panic: String::from(panic),
-        });
+        self.event(
+            Event::RolledBack {
+                panic: String::from(panic),
+            },
+            ctx,
+        );
         true
     }
 
@@ -493,9 +507,12 @@ impl<M: Send + Sync + 'static> Instances<M> {
             Some(Ok(Some(state))) => Some(state),
             Some(Err(panic)) => {
                 self.note_panic(&panic);
-                self.event(Event::StatePanicked {
-                    panic: panic.clone(),
-                });
+                self.event(
+                    Event::StatePanicked {
+                        panic: panic.clone(),
+                    },
+                    ctx,
+                );
                 handover = Handover::ExportPanicked(panic);
                 None
             }
@@ -508,7 +525,7 @@ impl<M: Send + Sync + 'static> Instances<M> {
                     };
                 }
                 Ok(Err(refused)) => {
-                    self.event(Event::StateRefused(refused.clone()));
+                    self.event(Event::StateRefused(refused.clone()), ctx);
                     handover = Handover::Refused(refused);
                 }
                 Err(panic) => return self.refuse(new, old, panic, &outcome, ctx),
@@ -538,7 +555,7 @@ impl<M: Send + Sync + 'static> Instances<M> {
         life.restart_at = None;
         life.cause = None;
         ctx.counters.add(Lifecycle::Replaced);
-        self.event(Event::Replaced);
+        self.event(Event::Replaced, ctx);
         outcome.settle(Ok(Replaced {
             id: ctx.id,
             state: handover,
@@ -554,9 +571,48 @@ impl<M: Send + Sync + 'static> Instances<M> {
         ctx: &Ctx<'_>,
     ) {
         self.note_panic(&panic);
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "plugbus",
+            plugin = ctx.name,
+            id = ctx.id.get(),
+            panic = %panic,
+            "plugin replacement panicked as it started; the old instance runs on"
+        );
         self.drop_guarded(new);
         self.current = old;
         outcome.settle(Err(ReplaceError::Panicked { id: ctx.id, panic }));
+    }
+}
+
+/// Raises a lifecycle event through the `tracing` facade (target
+/// `plugbus`, fields `plugin`, `id` and `event`, the event as its report
+/// prints it), at the moment the lane records it: ERROR when the lane gave
+/// up, INFO for a replacement, WARN for the rest. It goes to the default
+/// subscriber of the thread the lane runs on; the std-based hosts run each
+/// lane under the subscriber that was the default where it was attached.
+#[cfg(feature = "tracing")]
+fn trace(event: &Event, ctx: &Ctx<'_>) {
+    let (plugin, id) = (ctx.name, ctx.id.get());
+    match event {
+        Event::GaveUp { .. } => {
+            tracing::error!(target: "plugbus", plugin, id, event = %event, "plugin gave up");
+        }
+        Event::Restarted { .. } => {
+            tracing::warn!(target: "plugbus", plugin, id, event = %event, "plugin restarted");
+        }
+        Event::RestartFailed { .. } => {
+            tracing::warn!(target: "plugbus", plugin, id, event = %event, "plugin restart failed");
+        }
+        Event::Replaced => {
+            tracing::info!(target: "plugbus", plugin, id, event = %event, "plugin replaced");
+        }
+        Event::StateRefused(_) | Event::StatePanicked { .. } => {
+            tracing::warn!(target: "plugbus", plugin, id, event = %event, "plugin started fresh");
+        }
+        Event::RolledBack { .. } => {
+            tracing::warn!(target: "plugbus", plugin, id, event = %event, "plugin rolled back");
+        }
     }
 }
 

@@ -168,6 +168,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         (
             Ctx {
                 id: shared.id,
+                name: &shared.name,
                 local: &mut self.local,
                 counters: &shared.counters,
                 hurry,

@@ -97,7 +97,15 @@ pub unsafe fn load_with<M: Fingerprint + Send + Sync + 'static>(
     // SAFETY: the caller's promise, passed on.
     let loaded = unsafe { construct(path, config, options) };
     #[cfg(feature = "tracing")]
-    match &loaded {
+    tell_load(path, loaded.as_ref());
+    loaded
+}
+
+/// Tells a load (the plugin's name and version) or a refusal (the reason),
+/// with the path: for [`load_with`] and for a reload's new build.
+#[cfg(feature = "tracing")]
+pub(crate) fn tell_load<M>(path: &Path, loaded: Result<&DynamicPlugin<M>, &LoadError>) {
+    match loaded {
         Ok(plugin) => tracing::info!(
             target: "plugbus",
             path = %path.display(),
@@ -112,7 +120,6 @@ pub unsafe fn load_with<M: Fingerprint + Send + Sync + 'static>(
             "plugin refused"
         ),
     }
-    loaded
 }
 
 /// Checks and loads the library, and builds the plugin: [`load_with`]

@@ -99,9 +99,13 @@ pub unsafe fn replacement<M: Fingerprint + Send + Sync + 'static>(
     path: impl AsRef<Path>,
     options: &ReloadOptions,
 ) -> Result<Replacement<M>, LoadError> {
+    let path = path.as_ref();
     // SAFETY: the caller's promise, passed on.
-    let library = unsafe { Library::<M>::open(path, &options.load) }?;
-    let instance = library.instance(&options.config)?;
+    let built = unsafe { Library::<M>::open(path, &options.load) }
+        .and_then(|library| Ok((library.instance(&options.config)?, library)));
+    #[cfg(feature = "tracing")]
+    super::plugin::tell_load(path, built.as_ref().map(|(instance, _)| instance));
+    let (instance, library) = built?;
     Ok(Replacement::new(instance)
         .factory(library.factory(options.config.clone()))
         .rollback(options.rollback))

@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use metrics::{SharedString, Unit};
+use metrics_util::CompositeKey;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use plugbus_core::{AttachOptions, Overflow, PluginId, Report};
 use plugbus_host_std::metrics as names;
 
+use super::scenarios::restart_replace_roll_back_give_up;
 use crate::conformance::scenarios::{report, wait_until};
 use crate::conformance::{Family, Gate, Recorder, TestHost};
 
@@ -49,19 +52,7 @@ fn exports_counters<F: Family>() {
     gate.open();
     let reports = host.shutdown();
 
-    let mut series: BTreeMap<(String, String), BTreeMap<String, DebugValue>> = BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key();
-        let labels: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
-        let [(names::PLUGIN, plugin), (names::ID, id)] = labels[..] else {
-            panic!("{}: {} has labels {labels:?}", F::NAME, key.name());
-        };
-        let previous = series
-            .entry((plugin.to_owned(), id.to_owned()))
-            .or_default()
-            .insert(key.name().to_owned(), value);
-        assert!(previous.is_none(), "{}: {} twice", F::NAME, key.name());
-    }
+    let series = series::<F>(snapshotter.snapshot().into_vec());
     assert_eq!(series.len(), 3, "{}: series {series:?}", F::NAME);
     // received, handled, filtered, dropped, rejected, panicked.
     let expected = [
@@ -86,6 +77,56 @@ fn exports_counters<F: Family>() {
     let _: PluginId = report(&reports, ids[0]).id;
 }
 
+/// A supervised plugin's restarts, dead letters, replacement and rollback
+/// (see [`restart_replace_roll_back_give_up`]), equal to its report.
+pub fn exports_lifecycle_counters<F: Family>() {
+    crate::conformance::lifecycle::quiet_induced_panics();
+    let (_, subscriber) = super::Capture::new();
+    tracing::subscriber::with_default(subscriber, || {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let mut host = F::host::<u64>(16);
+        let id = metrics::with_local_recorder(&recorder, || {
+            restart_replace_roll_back_give_up::<F>(&mut host, "metered-life")
+        });
+        let reports = host.shutdown();
+        let series = series::<F>(snapshotter.snapshot().into_vec());
+        let report = report(&reports, id);
+        let got = &series[&("metered-life".to_owned(), id.get().to_string())];
+        assert_eq!(got, &values(report), "{}", F::NAME);
+        let s = report.stats;
+        assert_eq!(
+            [s.restarts, s.dead_lettered, s.replaced, s.rolled_back],
+            [1, 3, 1, 1],
+            "{}: {report:?}",
+            F::NAME
+        );
+    });
+}
+
+/// The series of a snapshot, by plugin (name, id) and metric name; every
+/// series has exactly the two labels, and each metric is there once.
+type Snapshot = (CompositeKey, Option<Unit>, Option<SharedString>, DebugValue);
+
+fn series<F: Family>(
+    snapshot: Vec<Snapshot>,
+) -> BTreeMap<(String, String), BTreeMap<String, DebugValue>> {
+    let mut series: BTreeMap<(String, String), BTreeMap<String, DebugValue>> = BTreeMap::new();
+    for (key, _, _, value) in snapshot {
+        let key = key.key();
+        let labels: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
+        let [(names::PLUGIN, plugin), (names::ID, id)] = labels[..] else {
+            panic!("{}: {} has labels {labels:?}", F::NAME, key.name());
+        };
+        let previous = series
+            .entry((plugin.to_owned(), id.to_owned()))
+            .or_default()
+            .insert(key.name().to_owned(), value);
+        assert!(previous.is_none(), "{}: {} twice", F::NAME, key.name());
+    }
+    series
+}
+
 /// What a report's counters should be as metrics.
 fn values(report: &Report) -> BTreeMap<String, DebugValue> {
     let s = report.stats;
@@ -97,6 +138,10 @@ fn values(report: &Report) -> BTreeMap<String, DebugValue> {
         counter(names::DROPPED, s.dropped),
         counter(names::REJECTED, s.rejected),
         counter(names::PANICKED, s.panicked),
+        counter(names::RESTARTS, s.restarts),
+        counter(names::DEAD_LETTERED, s.dead_lettered),
+        counter(names::REPLACED, s.replaced),
+        counter(names::ROLLED_BACK, s.rolled_back),
         (
             names::LAG_MAX.to_owned(),
             DebugValue::Gauge((s.lag_max as f64).into()),

@@ -29,10 +29,11 @@ macro_rules! observe {
         mod $module {
             $crate::observe!(@tests $family, $crate::observe::scenarios;
                 logs_attach_exit_and_panic, logs_lossy_drops,
-                plugin_events_follow_the_attaching_subscriber);
+                plugin_events_follow_the_attaching_subscriber,
+                logs_restart_replace_and_give_up, logs_reload);
             #[cfg(feature = "metrics")]
             $crate::observe!(@tests $family, $crate::observe::metrics;
-                exports_counters_with_labels);
+                exports_counters_with_labels, exports_lifecycle_counters);
         }
     };
     (@tests $family:ty, $module:path; $($scenario:ident),* $(,)?) => {

@@ -2,8 +2,11 @@
 //! loader's.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use plugbus_core::lifecycle::{Intensity, Replacement, Restart};
 use plugbus_core::{AttachOptions, Overflow, Plugin, PluginId, Report};
 use tracing::Level;
 
@@ -41,6 +44,8 @@ fn left(report: &Report, exit: &str) -> Event {
             ("dropped", &n(s.dropped)),
             ("rejected", &n(s.rejected)),
             ("lag_max", &n(s.lag_max)),
+            ("restarts", &n(s.restarts)),
+            ("replaced", &n(s.replaced)),
         ],
     )
 }
@@ -142,6 +147,190 @@ pub fn logs_lossy_drops<F: Family>() {
                 ],
             ),
             left(lossy, "shut down"),
+        ],
+        "{}",
+        F::NAME
+    );
+}
+
+/// A supervised plugin whose instances each panic on their second message:
+/// it restarts once, refuses a replacement that panics in `on_attach`, is
+/// replaced by an instance that panics at once (and is rolled back), then gives up on its next panic (its intensity allows
+/// one restart an hour). Returns its id and the reports.
+pub(crate) fn restart_replace_roll_back_give_up<F: Family>(
+    host: &mut F::Host<u64>,
+    name: &'static str,
+) -> PluginId {
+    let options = AttachOptions::new()
+        .restart(Restart::OnPanic)
+        .intensity(Intensity::new(1, Duration::from_secs(3600)));
+    let id = host
+        .attach_supervised(move || Recorder::new(name).0.panic_on(2), options)
+        .unwrap();
+    host.send(0).unwrap();
+    host.send(1).unwrap();
+    wait_until::<F, _>(host, "the supervised plugin to restart", |h| {
+        h.stats(id)
+            .is_some_and(|s| (s.received, s.restarts) == (2, 1))
+    });
+    // A replacement that panics as it starts is refused; the restarted
+    // instance runs on.
+    let refused = Replacement::new(Recorder::new(name).0.panic_in_attach());
+    assert!(
+        host.replace_with(id, refused).is_err(),
+        "{}: a replacement that panics in on_attach",
+        F::NAME
+    );
+    let replacement = Replacement::new(Recorder::new(name).0.panic_on(1)).rollback(3);
+    host.replace_with(id, replacement).unwrap();
+    // The replacement panics on 2 and the restarted instance is put back;
+    // it takes 3 and panics on 4.
+    for i in 2..=4 {
+        host.send(i).unwrap();
+    }
+    id
+}
+
+/// Restart, replacement, rollback and giving up are told as the lane
+/// records them, with the plugin's name and id and what happened; the exit
+/// tells the counts. The lane runs under the subscriber around `attach`.
+pub fn logs_restart_replace_and_give_up<F: Family>() {
+    let (capture, subscriber) = Capture::new();
+    tracing::subscriber::with_default(subscriber, || {
+        logs_lifecycle::<F>(&capture, "observe-life");
+    });
+}
+
+/// [`logs_restart_replace_and_give_up`] with the events going to `capture`
+/// (installed by the caller: scoped around this call, or as the global
+/// subscriber), for a plugin called `name`.
+pub fn logs_lifecycle<F: Family>(capture: &Capture, name: &'static str) {
+    crate::conformance::lifecycle::quiet_induced_panics();
+    let mut host = F::host::<u64>(16);
+    let id = restart_replace_roll_back_give_up::<F>(&mut host, name);
+    let reports = host.shutdown();
+    let life = report(&reports, id);
+    let s = life.stats;
+    assert_eq!(
+        (
+            s.received,
+            s.handled,
+            s.panicked,
+            s.restarts,
+            s.replaced,
+            s.rolled_back
+        ),
+        (5, 2, 3, 1, 1, 1),
+        "{}: {life:?}",
+        F::NAME
+    );
+    let id_text = id.get().to_string();
+    let told = |level, message, event: &str| {
+        Event::new(
+            level,
+            message,
+            &[("plugin", name), ("id", &id_text), ("event", event)],
+        )
+    };
+    assert_eq!(
+        capture.of_plugin(name),
+        [
+            attached(name, id, "Block", "16"),
+            told(
+                Level::WARN,
+                "plugin restarted",
+                &format!("restarted after a panic: {name} panics on message 2")
+            ),
+            Event::new(
+                Level::WARN,
+                "plugin replacement panicked as it started; the old instance runs on",
+                &[
+                    ("plugin", name),
+                    ("id", &id_text),
+                    ("panic", &format!("{name} panics in on_attach")),
+                ],
+            ),
+            told(Level::INFO, "plugin replaced", "replaced"),
+            told(
+                Level::WARN,
+                "plugin rolled back",
+                &format!("rolled back after the new instance panicked: {name} panics on message 1")
+            ),
+            told(
+                Level::ERROR,
+                "plugin gave up",
+                "gave up after 2 failures within 3600s"
+            ),
+            left(life, "gave up restarting"),
+        ],
+        "{}",
+        F::NAME
+    );
+}
+
+/// A reload is told as a load of the new build (or its refusal, with the
+/// reason) and then as the lane's replacement.
+pub fn logs_reload<F: Family>() {
+    use plugbus_commands::Tick;
+    use plugbus_host_std::{ReloadOptions, replacement};
+
+    let v1 = crate::dylib::library("plugbus_tally");
+    let v2 = crate::dylib::library("plugbus_tally_v2");
+    // What the second build says of itself, read under a subscriber of its
+    // own (see the module's docs).
+    let (_, other) = Capture::new();
+    let (name, version) = tracing::subscriber::with_default(other, || {
+        // SAFETY: the tally builds are this workspace's own plugins.
+        let plugin = unsafe { plugbus_host_std::load::<Tick>(&v2, "") }.expect("tally v2 loads");
+        let version = plugin.descriptor().plugin_version().to_owned();
+        (plugin.name().to_owned(), version)
+    });
+    let (capture, subscriber) = Capture::new();
+    let (reports, id, v1_version, reason) = tracing::subscriber::with_default(subscriber, || {
+        let mut host = F::host::<Tick>(16);
+        // SAFETY: as above.
+        let plugin = unsafe { plugbus_host_std::load::<Tick>(&v1, "") }.expect("tally v1 loads");
+        let v1_version = plugin.descriptor().plugin_version().to_owned();
+        let id = host.attach(plugin).unwrap();
+        // SAFETY: as above.
+        let failed = unsafe { replacement::<Tick>(&v2, &ReloadOptions::new().config("fail")) };
+        let Err(refusal) = failed else {
+            panic!("{}: tally v2 with `fail` was built", F::NAME);
+        };
+        // SAFETY: as above.
+        let new = unsafe { replacement::<Tick>(&v2, &ReloadOptions::new()) }.expect("v2 loads");
+        host.replace_with(id, new).unwrap();
+        let reason = refusal.reason().to_string();
+        (host.shutdown(), id, v1_version, reason)
+    });
+    let reloaded = report(&reports, id);
+    assert_eq!(reloaded.stats.replaced, 1, "{}", F::NAME);
+    let (v1_path, v2_path) = (v1.display().to_string(), v2.display().to_string());
+    let id_text = id.get().to_string();
+    let loaded = |path: &str, version: &str| {
+        Event::new(
+            Level::INFO,
+            "plugin loaded",
+            &[("path", path), ("plugin", &name), ("version", version)],
+        )
+    };
+    assert_eq!(
+        capture.events(),
+        [
+            loaded(&v1_path, &v1_version),
+            attached(&name, id, "Block", "16"),
+            Event::new(
+                Level::WARN,
+                "plugin refused",
+                &[("path", &v2_path), ("reason", &reason)],
+            ),
+            loaded(&v2_path, &version),
+            Event::new(
+                Level::INFO,
+                "plugin replaced",
+                &[("plugin", &name), ("id", &id_text), ("event", "replaced")],
+            ),
+            left(reloaded, "shut down"),
         ],
         "{}",
         F::NAME
