@@ -53,6 +53,7 @@
 extern crate alloc;
 
 pub mod ask;
+mod async_plugin;
 mod dispatch;
 mod error;
 pub mod ffi;
@@ -67,6 +68,7 @@ pub mod ring;
 mod sync;
 pub mod task;
 
+pub use async_plugin::{Async, AsyncPlugin};
 pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step};
 pub use error::{AttachError, SendError, TrySendError};
 pub use ffi::Fingerprint;

@@ -1,5 +1,6 @@
 //! The [`Plugin`] trait and what its handler returns.
 
+use crate::dispatch::{QueueWork, RingWork};
 use crate::lifecycle::{State, StateError};
 use crate::message::Message;
 
@@ -121,6 +122,40 @@ pub trait Plugin<M>: Send + 'static {
     fn import_state(&mut self, state: &State) -> Result<(), StateError> {
         Err(StateError::unknown_version(state))
     }
+
+    /// How a lane runs a batch of ring messages through this plugin: the
+    /// filter, then the handler, per message. Not part of the API: only
+    /// [`Async`](crate::Async) runs a batch its own way (its handler may
+    /// wait). A default method, so the loop is compiled for each plugin's
+    /// type and a `Box<dyn Plugin<M>>` pays one indirect call per batch.
+    #[doc(hidden)]
+    fn __run_ring(&mut self, work: RingWork<'_, '_, M>) -> Flow
+    where
+        M: Send + Sync + 'static,
+    {
+        crate::dispatch::run_ring(self, work)
+    }
+
+    /// As [`__run_ring`](Plugin::__run_ring) for a lossy lane's queue.
+    #[doc(hidden)]
+    fn __run_queue(&mut self, work: QueueWork<'_, M>) -> Flow
+    where
+        M: Send + Sync + 'static,
+    {
+        crate::dispatch::run_queue(self, work)
+    }
+
+    /// Whether a handler's future is still pending: the lane then takes no
+    /// message and calls no hook until it completes or is cancelled.
+    #[doc(hidden)]
+    fn __pending(&self) -> bool {
+        false
+    }
+
+    /// Drops a pending handler's future (detach, panic, a runtime that
+    /// goes away) before its message may be freed.
+    #[doc(hidden)]
+    fn __cancel(&mut self) {}
 }
 
 /// A boxed plugin is a plugin: `Box<dyn Plugin<M>>` (a dynamic plugin, the
@@ -146,6 +181,24 @@ impl<M: 'static, P: Plugin<M> + ?Sized> Plugin<M> for alloc::boxed::Box<P> {
     }
     fn import_state(&mut self, state: &State) -> Result<(), StateError> {
         (**self).import_state(state)
+    }
+    fn __run_ring(&mut self, work: RingWork<'_, '_, M>) -> Flow
+    where
+        M: Send + Sync + 'static,
+    {
+        (**self).__run_ring(work)
+    }
+    fn __run_queue(&mut self, work: QueueWork<'_, M>) -> Flow
+    where
+        M: Send + Sync + 'static,
+    {
+        (**self).__run_queue(work)
+    }
+    fn __pending(&self) -> bool {
+        (**self).__pending()
+    }
+    fn __cancel(&mut self) {
+        (**self).__cancel()
     }
 }
 

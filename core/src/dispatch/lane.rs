@@ -38,6 +38,9 @@ pub struct Lane<M: Send + Sync + 'static, S: Storage<M> = Heap<M>> {
     instances: Instances<M>,
     local: Local,
     started: bool,
+    /// An async plugin's handler future is pending: the lane polls it when
+    /// woken, and takes no other message, control or hook meanwhile.
+    waiting: bool,
     exit: Option<Exit>,
     /// Boxed, like `batch`: a lane lives inside every plugin's task, so its
     /// size is part of what an idle plugin costs.
@@ -88,6 +91,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             instances,
             local: Local::default(),
             started: false,
+            waiting: false,
             exit: None,
             batch: None,
         }
@@ -116,11 +120,21 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         if !self.start() {
             return Step::Done;
         }
-        if self.shared().has_controls() {
-            self.apply_controls();
-        }
-        if let Some(wait) = self.backoff() {
-            return wait;
+        if self.waiting {
+            if self.shared().detach_requested() {
+                // Leaves at the next check below, its future dropped first.
+                self.cancel();
+            } else if !self.shared().take_woken() {
+                // Polled again only once its waker says so.
+                return Step::Idle;
+            }
+        } else {
+            if self.shared().has_controls() {
+                self.apply_controls();
+            }
+            if let Some(wait) = self.backoff() {
+                return wait;
+            }
         }
         let taken = match self.place {
             Place::Ring(_) => self.run_ring(max.max(1)),
@@ -134,11 +148,31 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         }
         // Closed and nothing claimed left to read: done. Something claimed
         // but not published yet is waited for like any message.
-        if self.bus.is_closed() && !self.has_pending() {
+        if self.bus.is_closed() && !self.has_pending() && !self.waiting {
             self.exit(Exit::Shutdown);
             return Step::Done;
         }
         Step::Idle
+    }
+
+    /// Whether the plugin's handler future is pending (an async plugin
+    /// waiting on something outside the lane).
+    pub fn awaits_plugin(&self) -> bool {
+        self.waiting
+    }
+
+    /// Drops a pending handler future, before the message it borrows may
+    /// be freed or another hook runs.
+    fn cancel(&mut self) {
+        if !self.waiting {
+            return;
+        }
+        self.waiting = false;
+        if let Some(runner) = self.instances.current() {
+            if let Err(panic) = guard(|| runner.cancel()) {
+                self.instances.note_panic(&panic);
+            }
+        }
     }
 
     /// Calls the first instance's `on_attach` on the lane's first run.
@@ -283,7 +317,17 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         // One guard for the whole batch rather than one per message: the
         // loop stays tight, and the batch and the counters say where a
         // panic struck.
-        let outcome = guard(|| runner.run_ring(&mut batch, local, questions));
+        let outcome = guard(|| runner.run_ring(&mut batch, local, questions, &shared));
+        // Before the commit below lets the slot go: a future the panic left
+        // borrows the message.
+        let cancelled = outcome
+            .as_ref()
+            .err()
+            .and_then(|_| guard(|| runner.cancel()).err());
+        let pending = outcome.is_ok() && runner.is_pending();
+        if let Some(second) = cancelled {
+            self.instances.note_panic(&second);
+        }
         let mut poison = None;
         if let Err(panic) = &outcome {
             if let Some(message) = batch.last() {
@@ -296,6 +340,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             }
         }
         let taken = batch.commit();
+        self.waiting = pending;
         shared.counters.publish(&self.local);
         self.settle(outcome, poison.as_ref());
         taken
@@ -309,7 +354,9 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         let Some(queue) = &shared.queue else {
             return 0;
         };
-        {
+        // While a future is pending it borrows the batch's first message:
+        // the batch must not grow (and move) until it completes.
+        if !self.waiting {
             let mut queue = queue.lock();
             self.local.lag_max = self.local.lag_max.max(queue.len());
             let n = queue.len().min(max);
@@ -337,7 +384,16 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         let received = local.received;
         // After the queue's lock: sees every question in the batch.
         let questions = crate::ask::questions_live().then_some(id);
-        let outcome = guard(|| runner.run_queue(batch, local, questions));
+        let outcome = guard(|| runner.run_queue(batch, local, questions, &shared));
+        // Before the message it borrows leaves the batch.
+        let cancelled = outcome
+            .as_ref()
+            .err()
+            .and_then(|_| guard(|| runner.cancel()).err());
+        let pending = outcome.is_ok() && runner.is_pending();
+        if let Some(second) = cancelled {
+            self.instances.note_panic(&second);
+        }
         let mut poison = None;
         if let Err(panic) = &outcome {
             // The message it struck is still at the front: never again.
@@ -349,6 +405,7 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
             }
         }
         let taken = self.local.received - received;
+        self.waiting = pending;
         shared.counters.publish(&self.local);
         self.settle(outcome, poison.as_ref());
         // Messages after a detach or panic are not delivered, unless a new
@@ -402,6 +459,12 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     /// Reads with SeqCst: it is the lane's check for work in the sleep
     /// handshake.
     pub fn has_work(&self) -> bool {
+        if self.waiting {
+            // Only its waker, a detach or its end wake a waiting lane.
+            return self.exit.is_some()
+                || self.shared().detach_requested()
+                || self.shared().is_woken();
+        }
         self.exit.is_some()
             || !self.started
             || self.shared().detach_requested()
@@ -525,6 +588,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
         if self.exit.is_some() {
             return;
         }
+        // The future borrows a message the lane is about to let go.
+        self.cancel();
         self.exit = Some(exit);
         let cursor = match &self.place {
             Place::Ring(cursor) => Some(cursor.pos()),

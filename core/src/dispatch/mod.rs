@@ -15,6 +15,10 @@ pub(crate) use bus::into_value;
 pub use bus::{Bus, PluginInfo};
 pub(crate) use instance::{Erased, Make, erase};
 pub use lane::{Lane, Step};
+#[allow(unreachable_pub)] // named only by `Plugin`'s hidden methods
+pub use runner::{QueueWork, RingWork};
+pub(crate) use runner::{run_queue, run_ring};
+pub(crate) use stats::Local;
 pub use stats::{Report, Stats};
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
@@ -43,6 +44,9 @@ pub(crate) struct LaneShared<M: Send + Sync + 'static> {
     /// batches; `controls` says whether there are any without the lock.
     control: Mutex<Vec<Control<M>>>,
     controls: AtomicBool,
+    /// An async plugin's pending future was woken: the lane polls it again
+    /// (see the [`Wake`] impl).
+    woken: AtomicBool,
 }
 
 impl<M: Send + Sync + 'static> LaneShared<M> {
@@ -64,6 +68,7 @@ impl<M: Send + Sync + 'static> LaneShared<M> {
             counters: Counters::default(),
             control: Mutex::new(Vec::new()),
             controls: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
         }
     }
 
@@ -91,6 +96,19 @@ impl<M: Send + Sync + 'static> LaneShared<M> {
             self.controls.store(false, Ordering::SeqCst);
         }
         control
+    }
+
+    /// Whether a pending future was woken since the last call; clears it.
+    pub(crate) fn take_woken(&self) -> bool {
+        // ORDERING: SeqCst like the store in `wake_by_ref`; cleared before
+        // the lane polls, so a wake during the poll is seen next time.
+        self.woken.swap(false, Ordering::SeqCst)
+    }
+
+    /// Whether a pending future was woken (the lane's sleep check).
+    pub(crate) fn is_woken(&self) -> bool {
+        // ORDERING: SeqCst, read in the sleep check like `detach`.
+        self.woken.load(Ordering::SeqCst)
     }
 
     /// Whether the host asked the plugin to leave.
@@ -136,5 +154,25 @@ impl<M: Send + Sync + 'static> Owner<M> for LaneShared<M> {
             return;
         }
         self.offer(message);
+    }
+}
+
+/// The waker an async plugin's future gets: waking it marks the lane ready
+/// (its sleep check sees `woken`) and wakes the lane like a sender does,
+/// so a thread parks, a task sleeps and [`LocalHost`](crate::LocalHost)
+/// skips the lane until then.
+impl<M: Send + Sync + 'static> alloc::task::Wake for LaneShared<M> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // ORDERING: SeqCst, then the fence before the swap of the sleep
+        // bit: the protocol of `Bus::detach` (see the ring's "Sleep and
+        // wake-up"): the lane either sees the flag in its check for work
+        // or its bit is taken here.
+        self.woken.store(true, Ordering::SeqCst);
+        crate::sync::fence(Ordering::SeqCst);
+        self.reader.notify();
     }
 }

@@ -266,6 +266,15 @@ impl<M, R: Owner<M>> Batch<'_, M, R> {
         unsafe { (*slot.message.get()).as_ref() }
     }
 
+    /// Gives the message taken last back: the next batch starts with it,
+    /// and `commit` leaves the lane's position before it, so its slot is
+    /// not reused (an async plugin's handler still borrows it).
+    pub(crate) fn unread_last(&mut self) {
+        if self.next != self.cursor.pos {
+            self.next = self.next.sub(1);
+        }
+    }
+
     /// Moves the cursor past what was taken and publishes the lane's
     /// position, then wakes senders waiting for room if there are any.
     /// Returns how many messages were taken.

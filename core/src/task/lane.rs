@@ -250,8 +250,16 @@ where
             return;
         };
         if lane.bus_is_closed() {
-            // Closed: nothing more can arrive, so draining ends.
-            while lane.run(BATCH) != Step::Done {}
+            // Closed: nothing more can arrive, so draining ends, unless an
+            // async plugin's future waits on something this dropped task's
+            // executor would have driven: `finish` then drops the future.
+            loop {
+                match lane.run(BATCH) {
+                    Step::Done => break,
+                    Step::Idle if lane.awaits_plugin() => break,
+                    _ => {}
+                }
+            }
         }
         self.finish(lane);
     }
