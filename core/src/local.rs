@@ -107,6 +107,41 @@ impl<M: Send + Sync + 'static, S: Storage<M>> LocalHost<M, S> {
         self.attach_with(plugin, AttachOptions::new())
     }
 
+    /// Attaches an [`AsyncPlugin`](crate::AsyncPlugin): the same as
+    /// `attach(Async::new(plugin))` (see [`Async`](crate::Async)); with
+    /// options, or supervised, attach an `Async` with those calls. [`poll`]
+    /// polls its handler's future with a waker that marks the lane ready,
+    /// and skips the lane until then: no executor needed.
+    ///
+    /// [`poll`]: LocalHost::poll
+    ///
+    /// # Example
+    /// ```
+    /// use plugbus_core::{AsyncPlugin, Flow, LocalHost, Message};
+    ///
+    /// struct Sum(u64);
+    /// impl AsyncPlugin<u64> for Sum {
+    ///     async fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+    ///         self.0 += **message;
+    ///         Flow::Continue
+    ///     }
+    /// }
+    ///
+    /// let mut host = LocalHost::new();
+    /// host.attach_async(Sum(0)).unwrap();
+    /// host.send(1).unwrap();
+    /// assert_eq!(host.shutdown()[0].stats.handled, 1);
+    /// ```
+    ///
+    /// # Errors
+    /// See [`attach_with`](LocalHost::attach_with).
+    pub fn attach_async(
+        &self,
+        plugin: impl crate::AsyncPlugin<M>,
+    ) -> Result<PluginId, AttachError> {
+        self.attach(crate::Async::new(plugin))
+    }
+
     /// Attaches a plugin; it sees exactly the messages sent after this.
     ///
     /// # Errors

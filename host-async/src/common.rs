@@ -17,6 +17,7 @@
 pub use plugbus_core::ask;
 pub use plugbus_core::lifecycle;
 pub use plugbus_core::{
-    AttachError, AttachOptions, Exit, Fingerprint, Flow, Message, Outbox, OutboxFull, Overflow,
-    Plugin, PluginId, PluginInfo, Replies, Report, SendError, Stats, Status, TrySendError, outbox,
+    Async, AsyncPlugin, AttachError, AttachOptions, Exit, Fingerprint, Flow, Message, Outbox,
+    OutboxFull, Overflow, Plugin, PluginId, PluginInfo, Replies, Report, SendError, Stats, Status,
+    TrySendError, outbox,
 };

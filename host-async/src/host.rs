@@ -183,6 +183,22 @@ impl<M: Send + Sync + 'static, R: Runtime> Host<M, R> {
         self.attach_with(plugin, AttachOptions::new())
     }
 
+    /// Attaches an [`AsyncPlugin`](plugbus_core::AsyncPlugin) as a task
+    /// on the runtime: the same as `attach(Async::new(plugin))` (see
+    /// [`Async`](plugbus_core::Async); with options, or supervised, attach
+    /// an `Async` with those calls). The lane's task awaits each handler's
+    /// future and sleeps while it waits, so the runtime's timers and I/O
+    /// work inside the handler.
+    ///
+    /// # Errors
+    /// See [`attach_with`](Host::attach_with).
+    pub fn attach_async(
+        &self,
+        plugin: impl plugbus_core::AsyncPlugin<M>,
+    ) -> Result<PluginId, AttachError> {
+        self.attach(plugbus_core::Async::new(plugin))
+    }
+
     /// Attaches a plugin as a task on the runtime; it sees exactly the
     /// messages sent after this returns.
     ///

@@ -234,6 +234,23 @@ impl<M: Send + Sync + 'static> Host<M> {
         Ok((id, handle))
     }
 
+    /// Attaches an [`AsyncPlugin`](plugbus_core::AsyncPlugin) on a new
+    /// thread: the same as `attach(Async::new(plugin))` (see
+    /// [`Async`](plugbus_core::Async); with options, or supervised, attach
+    /// an `Async` with those calls). The thread blocks on each handler's
+    /// future: it parks while the future waits and the future's waker
+    /// unparks it; whatever the future waits on must make progress without
+    /// this thread (another runtime's timer or I/O, another thread).
+    ///
+    /// # Errors
+    /// See [`attach_with`](Host::attach_with).
+    pub fn attach_async(
+        &self,
+        plugin: impl plugbus_core::AsyncPlugin<M>,
+    ) -> Result<PluginId, AttachError> {
+        self.attach(plugbus_core::Async::new(plugin))
+    }
+
     /// Attaches a plugin on a new thread named after it; it sees exactly the
     /// messages sent after this returns.
     ///

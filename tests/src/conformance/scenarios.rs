@@ -17,6 +17,9 @@ pub use super::ask::{
     ask_all_answer, ask_dynamic, ask_late_answers_are_dropped, ask_panic_is_reported,
     ask_timeout_names_who_did_not_answer,
 };
+pub use super::async_plugins::{
+    async_ordering, async_panic_restarts, async_shutdown_drains, async_waits_on_a_channel,
+};
 pub use super::lifecycle::{
     reload_refused_and_rolled_back, reload_under_flood, replace_rollback, replace_state,
     replace_under_flood, restart_backoff, restart_intensity, restart_policies, restart_under_flood,
