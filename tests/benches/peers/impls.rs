@@ -135,7 +135,13 @@ pub(crate) fn implementations() -> Vec<Impl> {
         })
         .batched(64)
         .up_to(BATCHED_UP_TO),
+        Impl::new("plugbus-smol-async", Kind::Plugbus, || {
+            Box::new(SmolBench::with_async_plugins())
+        }),
         Impl::new(PLUGBUS_TOKIO, Kind::Plugbus, || Box::new(TokioBench::new())),
+        Impl::new("plugbus-tokio-async", Kind::Plugbus, || {
+            Box::new(TokioBench::with_async_plugins())
+        }),
         Impl::new("plugbus-tokio-batch64", Kind::Plugbus, || {
             Box::new(TokioBench::new())
         })

@@ -14,7 +14,7 @@
 use std::ops::Range;
 
 use futures_lite::future::block_on;
-use plugbus_core::{Flow, LocalHost, Message, Plugin, Report};
+use plugbus_core::{Async, AsyncPlugin, Flow, LocalHost, Message, Plugin, Report};
 use tokio::runtime::Runtime;
 
 use crate::host::{BenchHost, Summer};
@@ -38,6 +38,38 @@ impl Plugin<u64> for SumPlugin {
     fn name(&self) -> &str {
         "sum"
     }
+}
+
+/// The benchmark plugin as an async one whose handler completes without
+/// waiting: what the async machinery costs where it is not needed
+/// (`plugbus-smol-async` and `plugbus-tokio-async` against their sync
+/// twins in the same run).
+#[derive(Debug)]
+pub(crate) struct AsyncSumPlugin(pub(crate) Summer);
+
+impl AsyncPlugin<u64> for AsyncSumPlugin {
+    async fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+        self.0.add(**message);
+        Flow::Continue
+    }
+
+    fn name(&self) -> &str {
+        "async-sum"
+    }
+}
+
+/// Attaches the sum plugins, async ones if `async_plugins`.
+macro_rules! attach_sums {
+    ($host:expr, $summers:expr, $async_plugins:expr) => {
+        for summer in $summers {
+            if $async_plugins {
+                $host.attach(Async::new(AsyncSumPlugin(summer)))
+            } else {
+                $host.attach(SumPlugin(summer))
+            }
+            .expect("the default options always fit the ring");
+        }
+    };
 }
 
 /// Each plugin's handled count, from a host's shutdown reports.
@@ -136,7 +168,7 @@ fn batches(values: Range<u64>, batch: usize) -> impl Iterator<Item = Range<u64>>
 /// `plugbus_host_smol::Host` on an executor it owns, run by [`THREADS`]
 /// threads.
 #[derive(Debug)]
-pub(crate) struct SmolBench(Option<plugbus_host_smol::Host<'static, u64>>);
+pub(crate) struct SmolBench(Option<plugbus_host_smol::Host<'static, u64>>, bool);
 
 impl SmolBench {
     pub(crate) fn new() -> Self {
@@ -144,7 +176,12 @@ impl SmolBench {
             .threads(THREADS)
             .build()
             .expect("a smol executor starts");
-        SmolBench(Some(host))
+        SmolBench(Some(host), false)
+    }
+
+    /// With async plugins ([`AsyncSumPlugin`]).
+    pub(crate) fn with_async_plugins() -> Self {
+        SmolBench(Self::new().0.take(), true)
     }
 
     fn host(&mut self) -> &mut plugbus_host_smol::Host<'static, u64> {
@@ -154,11 +191,8 @@ impl SmolBench {
 
 impl BenchHost for SmolBench {
     fn attach_sum_plugins(&mut self, summers: Vec<Summer>) {
-        let host = self.host();
-        for summer in summers {
-            host.attach(SumPlugin(summer))
-                .expect("the default options always fit the ring");
-        }
+        let async_plugins = self.1;
+        attach_sums!(self.host(), summers, async_plugins);
     }
 
     fn send(&mut self, value: u64) {
@@ -212,6 +246,7 @@ pub(crate) struct TokioBench {
     /// Declared before the runtime: shut down (or dropped) first.
     host: Option<plugbus_host_tokio::Host<u64>>,
     runtime: Runtime,
+    async_plugins: bool,
 }
 
 impl TokioBench {
@@ -223,6 +258,15 @@ impl TokioBench {
         TokioBench {
             host: Some(plugbus_host_tokio::Host::on(runtime.handle().clone())),
             runtime,
+            async_plugins: false,
+        }
+    }
+
+    /// With async plugins ([`AsyncSumPlugin`]).
+    pub(crate) fn with_async_plugins() -> Self {
+        TokioBench {
+            async_plugins: true,
+            ..Self::new()
         }
     }
 
@@ -233,11 +277,8 @@ impl TokioBench {
 
 impl BenchHost for TokioBench {
     fn attach_sum_plugins(&mut self, summers: Vec<Summer>) {
-        let host = self.host();
-        for summer in summers {
-            host.attach(SumPlugin(summer))
-                .expect("the default options always fit the ring");
-        }
+        let async_plugins = self.async_plugins;
+        attach_sums!(self.host(), summers, async_plugins);
     }
 
     fn send(&mut self, value: u64) {
