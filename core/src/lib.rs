@@ -68,6 +68,13 @@ pub mod ring;
 mod sync;
 pub mod task;
 
+#[doc(hidden)]
+pub use async_plugin::polled as __polled;
+/// What a lane lends a plugin's hidden batch methods; not part of the API.
+#[doc(hidden)]
+pub mod dispatch_work {
+    pub use crate::dispatch::{QueueWork, RingWork};
+}
 pub use async_plugin::{Async, AsyncPlugin};
 pub use dispatch::{Bus, Lane, PluginInfo, Report, Stats, Step};
 pub use error::{AttachError, SendError, TrySendError};

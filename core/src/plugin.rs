@@ -145,6 +145,23 @@ pub trait Plugin<M>: Send + 'static {
         crate::dispatch::run_queue(self, work)
     }
 
+    /// Starts handling `message`, or polls the handler started on it
+    /// before if that is pending: a synchronous plugin completes at once.
+    /// For a dynamic library's thunk, which the host's lane polls.
+    ///
+    /// # Safety
+    /// If it returns `Pending`, `message` stays valid and in place until
+    /// it returns `Ready` or [`__cancel`](Plugin::__cancel) is called.
+    #[doc(hidden)]
+    unsafe fn __poll_message(
+        &mut self,
+        message: &Message<M>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Flow> {
+        let _ = cx;
+        core::task::Poll::Ready(self.handle_message(message))
+    }
+
     /// Whether a handler's future is still pending: the lane then takes no
     /// message and calls no hook until it completes or is cancelled.
     #[doc(hidden)]
@@ -193,6 +210,14 @@ impl<M: 'static, P: Plugin<M> + ?Sized> Plugin<M> for alloc::boxed::Box<P> {
         M: Send + Sync + 'static,
     {
         (**self).__run_queue(work)
+    }
+    unsafe fn __poll_message(
+        &mut self,
+        message: &Message<M>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Flow> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { (**self).__poll_message(message, cx) }
     }
     fn __pending(&self) -> bool {
         (**self).__pending()

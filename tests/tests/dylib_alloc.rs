@@ -263,6 +263,9 @@ macro_rules! on_every_host {
                 // every state's bytes freed by the binary that made them.
                 scenarios::reload_under_flood::<$family>();
                 scenarios::reload_refused_and_rolled_back::<$family>();
+                // An async plugin's futures and the wakers it clones across
+                // the boundary: freed by the library that made them.
+                scenarios::async_dynamic::<$family>();
             }
         )*
     };

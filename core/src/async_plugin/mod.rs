@@ -1,6 +1,8 @@
 //! Plugins whose handler is `async`: [`AsyncPlugin`], and [`Async`], which
 //! attaches one to any host.
 
+#[doc(hidden)]
+pub mod polled;
 mod slot;
 mod traits;
 mod wrapper;

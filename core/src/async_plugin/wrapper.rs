@@ -7,10 +7,10 @@ use core::pin::pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll, Waker};
 
+use super::polled::{self, PollHandler};
 use super::slot::Slot;
 use super::traits::AsyncPlugin;
-use crate::ask::Delivery;
-use crate::dispatch::{Local, QueueWork, RingWork};
+use crate::dispatch::{QueueWork, RingWork};
 use crate::lifecycle::{State, StateError};
 use crate::message::Message;
 use crate::plugin::{Exit, Flow, Plugin, PluginId};
@@ -116,26 +116,38 @@ impl<P> Drop for Async<P> {
     }
 }
 
-/// Counts a completed handler and tells a question about it; returns the
-/// flow if the plugin asked to leave.
-fn handled<M>(
-    message: &Message<M>,
-    flow: Flow,
-    local: &mut Local,
-    questions: Option<PluginId>,
-) -> Option<Flow> {
-    local.handled += 1;
-    if let Some(id) = questions {
-        message.delivered(id, Delivery::Handled);
-    }
-    (flow != Flow::Continue).then_some(flow)
+/// The plugin and its slot, as the batch loops poll them.
+struct Handler<'a, P> {
+    plugin: NonNull<P>,
+    slot: &'a mut Slot,
 }
 
-/// Counts a message the filter declined.
-fn filtered<M>(message: &Message<M>, local: &mut Local, questions: Option<PluginId>) {
-    local.filtered += 1;
-    if let Some(id) = questions {
-        message.delivered(id, Delivery::Filtered);
+impl<M, P: AsyncPlugin<M>> PollHandler<M> for Handler<'_, P> {
+    fn wants(&self, message: &M) -> bool {
+        // SAFETY: the block lives as long as the `Async`; the loops ask
+        // only when no future is live (none borrows the plugin).
+        unsafe { self.plugin.as_ref() }.wants(message)
+    }
+
+    unsafe fn poll_message(&mut self, message: &Message<M>, cx: &mut Context<'_>) -> Poll<Flow> {
+        if self.slot.is_live() {
+            // SAFETY: the future borrows the plugin, in its block, and the
+            // message, which the caller keeps in place (this trait method's
+            // contract).
+            return unsafe { self.slot.resume(cx) };
+        }
+        // SAFETY: as in `wants`; no future is live to borrow the plugin.
+        let plugin = unsafe { &mut *self.plugin.as_ptr() };
+        let future = AsyncPlugin::handle_message(plugin, message);
+        // SAFETY: no future is live; the plugin stays in its block until
+        // the `Async` drops (which forgets a live future), and the message
+        // stays in place until the future completes or is cancelled (this
+        // method's contract).
+        unsafe { self.slot.start(future, cx) }
+    }
+
+    fn is_pending(&self) -> bool {
+        self.slot.is_live()
     }
 }
 
@@ -179,118 +191,28 @@ impl<M: Send + Sync + 'static, P: AsyncPlugin<M>> Plugin<M> for Async<P> {
     }
 
     fn __run_ring(&mut self, work: RingWork<'_, '_, M>) -> Flow {
-        let RingWork {
-            batch,
-            local,
-            questions,
-            lane,
-        } = work;
-        let waker = self.waker.get_or_insert_with(|| Waker::from(lane.clone()));
-        let mut cx = Context::from_waker(waker);
-        if self.slot.is_live() {
-            // The message the future waits on is first again: the lane's
-            // position stayed before it (`unread_last`).
-            let Some(message) = batch.next() else {
-                return Flow::Continue;
-            };
-            // SAFETY: the future borrows the plugin (in its own block) and
-            // this message, whose slot the lane has not let go.
-            match unsafe { self.slot.resume(&mut cx) } {
-                Poll::Pending => {
-                    batch.unread_last();
-                    return Flow::Continue;
-                }
-                Poll::Ready(flow) => {
-                    if let Some(flow) = handled(message, flow, local, questions) {
-                        return flow;
-                    }
-                }
-            }
-        }
-        while let Some(message) = batch.next() {
-            local.received += 1;
-            // SAFETY: the block lives as long as `self`, and no future is
-            // live to borrow it (the one before completed).
-            let plugin = unsafe { &mut *self.plugin.as_ptr() };
-            if !plugin.wants(message) {
-                filtered(message, local, questions);
-                continue;
-            }
-            let future = AsyncPlugin::handle_message(plugin, message);
-            // SAFETY: no future is live; the plugin stays in its block
-            // until `self` drops (which forgets a live future), and the
-            // message in its ring slot: if the future is pending, the
-            // message is given back to the batch so the lane's position
-            // stays before it until the future completes, and the lane
-            // cancels the future before it lets the message go (a detach,
-            // a panic, its exit).
-            match unsafe { self.slot.start(future, &mut cx) } {
-                Poll::Pending => {
-                    batch.unread_last();
-                    return Flow::Continue;
-                }
-                Poll::Ready(flow) => {
-                    if let Some(flow) = handled(message, flow, local, questions) {
-                        return flow;
-                    }
-                }
-            }
-        }
-        Flow::Continue
+        let mut handler = Handler {
+            plugin: self.plugin,
+            slot: &mut self.slot,
+        };
+        polled::run_ring(&mut handler, &mut self.waker, work)
     }
 
     fn __run_queue(&mut self, work: QueueWork<'_, M>) -> Flow {
-        let QueueWork {
-            queue,
-            local,
-            questions,
-            lane,
-        } = work;
-        let waker = self.waker.get_or_insert_with(|| Waker::from(lane.clone()));
-        let mut cx = Context::from_waker(waker);
-        if self.slot.is_live() {
-            let Some(message) = queue.front() else {
-                return Flow::Continue;
-            };
-            // SAFETY: the future borrows the plugin (in its own block) and
-            // this message, the queue's first, which the lane neither pops
-            // nor moves (it adds nothing) while the future is pending.
-            match unsafe { self.slot.resume(&mut cx) } {
-                Poll::Pending => return Flow::Continue,
-                Poll::Ready(flow) => {
-                    let stop = handled(message, flow, local, questions);
-                    queue.pop_front();
-                    if let Some(flow) = stop {
-                        return flow;
-                    }
-                }
-            }
-        }
-        while let Some(message) = queue.front() {
-            local.received += 1;
-            // SAFETY: as in `__run_ring`.
-            let plugin = unsafe { &mut *self.plugin.as_ptr() };
-            if !plugin.wants(message) {
-                filtered(message, local, questions);
-                queue.pop_front();
-                continue;
-            }
-            let future = AsyncPlugin::handle_message(plugin, message);
-            // SAFETY: as in `__run_ring`; a pending future's message stays
-            // the queue's first, unmoved, until it completes or the lane
-            // cancels it.
-            match unsafe { self.slot.start(future, &mut cx) } {
-                Poll::Pending => return Flow::Continue,
-                Poll::Ready(flow) => {
-                    let stop = handled(message, flow, local, questions);
-                    queue.pop_front();
-                    if let Some(flow) = stop {
-                        return flow;
-                    }
-                }
-            }
-        }
-        Flow::Continue
+        let mut handler = Handler {
+            plugin: self.plugin,
+            slot: &mut self.slot,
+        };
+        polled::run_queue(&mut handler, &mut self.waker, work)
+    }
+
+    unsafe fn __poll_message(&mut self, message: &Message<M>, cx: &mut Context<'_>) -> Poll<Flow> {
+        let mut handler = Handler {
+            plugin: self.plugin,
+            slot: &mut self.slot,
+        };
+        // SAFETY: this method's contract is `poll_message`'s.
+        unsafe { handler.poll_message(message, cx) }
     }
 
     fn __pending(&self) -> bool {

@@ -13,7 +13,11 @@ pub const MAGIC: [u8; 8] = *b"\x7fPLUGBUS";
 /// Version 3: `on_attach` takes the plugin's id as a `u64`. Version 4: an
 /// envelope's owner field may hold a question's hook, tagged (`ask`).
 /// Version 5: the thunk table ends with `export_state` and `import_state`.
-pub const ABI_VERSION: u32 = 5;
+/// Version 6: it ends with `poll` and `cancel` (async handlers, with an
+/// [`FfiWaker`]).
+///
+/// [`FfiWaker`]: super::FfiWaker
+pub const ABI_VERSION: u32 = 6;
 
 /// The compiler that built this copy of plugbus-core, as `rustc -V` says it
 /// (captured by the build script).

@@ -33,6 +33,7 @@ mod reply;
 #[cfg(feature = "std")]
 mod thunks;
 mod vtable;
+mod waker;
 
 pub use descriptor::{
     ABI_VERSION, CORE_VERSION, DESCRIPTOR_PREFIX, DescriptorHeader, MAGIC, PluginDescriptor,
@@ -44,3 +45,4 @@ pub use reply::ReplyTo;
 #[cfg(feature = "std")]
 pub use thunks::Export;
 pub use vtable::{ByteSink, BytesSink, Code, PluginVTable, RawExit, RawFlow, RawImport};
+pub use waker::{FfiWaker, FfiWakerVTable};

@@ -6,9 +6,11 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use core::ffi::c_void;
+use core::task::{Context, Poll};
 
 use super::fingerprint::Fingerprint;
 use super::vtable::{self, ByteSink, BytesSink, Code, PluginVTable, RawExit, RawFlow, RawImport};
+use super::waker::FfiWaker;
 use crate::dispatch::guard::guard;
 use crate::lifecycle::{State, StateError};
 use crate::message::Message;
@@ -74,6 +76,8 @@ impl PluginVTable {
             destroy: destroy::<E>,
             export_state: export_state::<E>,
             import_state: import_state::<E>,
+            poll: poll::<E>,
+            cancel: cancel::<E>,
         }
     }
 }
@@ -432,4 +436,59 @@ mod tests {
             assert_eq!((BOMB.destroy)(plugin, ByteSink::new(&mut text)), Code::OK);
         }
     }
+}
+
+unsafe extern "C" fn poll<E: Export>(
+    plugin: *mut c_void,
+    message: *const c_void,
+    waker: *const FfiWaker,
+    out: *mut RawFlow,
+    sink: ByteSink<'_>,
+) -> Code {
+    // SAFETY: the table's contract: exclusive use of a live plugin, a live
+    // envelope of the checked message type that stays in place while the
+    // handler is pending, and a borrowed waker valid for the call.
+    let (plugin, message, waker) = unsafe {
+        (
+            plugin_mut::<E>(plugin),
+            &*message.cast::<Message<E::Message>>(),
+            &*waker,
+        )
+    };
+    let result = guard(|| {
+        // SAFETY: a borrowed handle of the host's, valid for the call.
+        unsafe {
+            waker.with_waker(|waker| {
+                let mut cx = Context::from_waker(waker);
+                // SAFETY: the host keeps the envelope in place until the
+                // handler completes or it calls `cancel` (the table's
+                // contract).
+                plugin.__poll_message(message, &mut cx)
+            })
+        }
+    });
+    match result {
+        Ok(Poll::Ready(flow)) => {
+            // SAFETY: a valid out pointer (the table's contract).
+            unsafe { out.write(RawFlow::from(flow)) };
+            Code::OK
+        }
+        Ok(Poll::Pending) => Code::PENDING,
+        Err(panic) => {
+            // Dropped here, by the library's code, while the envelope is
+            // still the host's to keep: the host moves past it after this.
+            // A second panic, in the future's drop, is caught and dropped:
+            // the first says what went wrong.
+            let _ = guard(|| plugin.__cancel());
+            sink.write(&panic);
+            Code::PANICKED
+        }
+    }
+}
+
+unsafe extern "C" fn cancel<E: Export>(plugin: *mut c_void, sink: ByteSink<'_>) -> Code {
+    // SAFETY: the table's contract.
+    let plugin = unsafe { plugin_mut::<E>(plugin) };
+    let result = guard(|| plugin.__cancel());
+    settle(result, &sink, |()| {})
 }

@@ -7,6 +7,7 @@ use core::ffi::c_void;
 use core::fmt;
 use core::marker::PhantomData;
 
+use super::waker::FfiWaker;
 use crate::message::ImageOwner;
 use crate::plugin::{Exit, Flow, Status};
 
@@ -24,6 +25,9 @@ impl Code {
     pub const FAILED: Code = Code(1);
     /// The plugin panicked; the panic message was written to the sink.
     pub const PANICKED: Code = Code(2);
+    /// The handler's future is pending: poll it again once the waker
+    /// given wakes (since ABI version 6).
+    pub const PENDING: Code = Code(3);
 }
 
 /// Where a plugin writes text for its host (a panic or error message, its
@@ -280,6 +284,22 @@ pub struct PluginVTable {
         *mut RawImport,
         ByteSink<'_>,
     ) -> Code,
+    /// Starts handling a `*const Message<M>`, or polls the handler started
+    /// on it before, with the host's waker: writes the flow and returns
+    /// [`Code::OK`] once done, or returns [`Code::PENDING`]; the envelope
+    /// stays valid until then or until `cancel`. A panic drops the
+    /// handler's future inside the library before it returns
+    /// [`Code::PANICKED`] (since ABI version 6).
+    pub poll: unsafe extern "C" fn(
+        *mut c_void,
+        *const c_void,
+        *const FfiWaker,
+        *mut RawFlow,
+        ByteSink<'_>,
+    ) -> Code,
+    /// Drops a pending handler's future inside the library (since ABI
+    /// version 6).
+    pub cancel: unsafe extern "C" fn(*mut c_void, ByteSink<'_>) -> Code,
 }
 
 impl fmt::Debug for PluginVTable {

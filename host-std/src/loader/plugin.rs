@@ -7,9 +7,13 @@ use std::panic;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
+use plugbus_core::__polled::{self, PollHandler};
+use plugbus_core::dispatch_work::{QueueWork, RingWork};
 use plugbus_core::ffi::{
-    ByteSink, BytesSink, Code, PluginDescriptor, PluginVTable, RawExit, RawFlow, RawImport,
+    ByteSink, BytesSink, Code, FfiWaker, PluginDescriptor, PluginVTable, RawExit, RawFlow,
+    RawImport,
 };
 use plugbus_core::lifecycle::{Factory, State, StateError};
 use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId};
@@ -241,6 +245,8 @@ impl<M: Fingerprint + Send + Sync + 'static> Library<M> {
             object,
             image: image.clone(),
             name,
+            pending: false,
+            waker: None,
             _message: PhantomData,
         })
     }
@@ -328,11 +334,17 @@ pub struct DynamicPlugin<M> {
     object: NonNull<c_void>,
     image: Arc<Image>,
     name: String,
+    /// The library's handler future is pending (an async plugin): its
+    /// lane polls it again before it takes another message.
+    pending: bool,
+    /// The lane's waker, lent to the library at each poll.
+    waker: Option<Waker>,
     _message: PhantomData<fn(&Message<M>)>,
 }
 
 // SAFETY: the object is a `Plugin<M>`, which is `Send`, built and dropped by
-// the library's thunks, which may run on any thread; `Image` is `Send`.
+// the library's thunks, which may run on any thread (a pending handler's
+// future is `Send` too); `Image` and `Waker` are `Send`.
 // `DynamicPlugin` is not `Sync`: `wants(&self)` runs plugin code that was
 // not promised to be callable from two threads at once.
 unsafe impl<M: Send + Sync> Send for DynamicPlugin<M> {}
@@ -451,6 +463,43 @@ impl<M: Send + Sync + 'static> Plugin<M> for DynamicPlugin<M> {
         (exported != 0).then(|| State::new(version, bytes))
     }
 
+    fn __run_ring(&mut self, work: RingWork<'_, '_, M>) -> Flow {
+        let mut waker = self.waker.take();
+        let flow = __polled::run_ring(self, &mut waker, work);
+        self.waker = waker;
+        flow
+    }
+
+    fn __run_queue(&mut self, work: QueueWork<'_, M>) -> Flow {
+        let mut waker = self.waker.take();
+        let flow = __polled::run_queue(self, &mut waker, work);
+        self.waker = waker;
+        flow
+    }
+
+    unsafe fn __poll_message(&mut self, message: &Message<M>, cx: &mut Context<'_>) -> Poll<Flow> {
+        // SAFETY: this method's contract is `poll_message`'s.
+        unsafe { self.poll_message(message, cx) }
+    }
+
+    fn __pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Drops the library's pending future, by the library's code.
+    fn __cancel(&mut self) {
+        if !std::mem::take(&mut self.pending) {
+            return;
+        }
+        let object = self.object.as_ptr();
+        let cancel = self.vtable().cancel;
+        self.call(|sink| {
+            // SAFETY: a live plugin, used exclusively; the envelope its
+            // future borrows is still in place (the lane cancels first).
+            (unsafe { cancel(object, sink) }, ())
+        });
+    }
+
     /// Lends the state's bytes to the library for the call; it copies
     /// what it keeps.
     fn import_state(&mut self, state: &State) -> Result<(), StateError> {
@@ -477,6 +526,46 @@ impl<M: Send + Sync + 'static> Plugin<M> for DynamicPlugin<M> {
             1 => Err(StateError::unknown_version(state)),
             _ => Err(StateError::invalid(state, text)),
         }
+    }
+}
+
+/// The lane polls the library's handler (a synchronous plugin's completes
+/// at once): one `poll` thunk per message, as one `handle` thunk before.
+impl<M: Send + Sync + 'static> PollHandler<M> for DynamicPlugin<M> {
+    fn wants(&self, message: &M) -> bool {
+        Plugin::wants(self, message)
+    }
+
+    unsafe fn poll_message(&mut self, message: &Message<M>, cx: &mut Context<'_>) -> Poll<Flow> {
+        let object = self.object.as_ptr();
+        let poll = self.vtable().poll;
+        let waker = FfiWaker::borrowed(cx.waker());
+        let mut flow = RawFlow::from(Flow::Continue);
+        let mut panic = String::new();
+        // SAFETY: a live plugin used by this lane only (`&mut self`); an
+        // envelope of the checked message type that the caller keeps in
+        // place while the handler is pending (this method's contract); a
+        // waker borrowed for the call; a valid out pointer.
+        let code = unsafe {
+            poll(
+                object,
+                ptr::from_ref(message).cast(),
+                &waker,
+                &mut flow,
+                ByteSink::new(&mut panic),
+            )
+        };
+        // A panic dropped the future inside the library already.
+        self.pending = code == Code::PENDING;
+        if self.pending {
+            return Poll::Pending;
+        }
+        self.raise(code, panic);
+        Poll::Ready(Flow::from(flow))
+    }
+
+    fn is_pending(&self) -> bool {
+        self.pending
     }
 }
 

@@ -414,3 +414,89 @@ pub fn async_waits_on_a_channel<F: Family>() {
     );
     assert_eq!(report(&reports, id).exit, Exit::Shutdown, "{}", F::NAME);
 }
+
+/// An async plugin from a dynamic library (`plugbus-waiter`, exported as
+/// `Async<Waiter>` by the same `export_plugin!` as a synchronous one):
+/// its handler's future stays in the library, polled through the `poll`
+/// thunk with the lane's waker lent across (woken by reference, cloned and
+/// kept past a poll, woken by value); a panic inside it is caught in the
+/// library and the future dropped there; a supervised instance restarts;
+/// an answer comes from inside an async handler.
+pub fn async_dynamic<F: Family>() {
+    use plugbus_commands::Tick;
+    use plugbus_host_std::{Library, LoadOptions};
+
+    let mut host = F::host::<Tick>(64);
+    let path = crate::dylib::library("plugbus_waiter");
+    // SAFETY: this workspace's own plugin, built by cargo for the tests.
+    let library = unsafe { Library::<Tick>::open(&path, &LoadOptions::new()) }
+        .unwrap_or_else(|e| panic!("{}: load plugbus_waiter: {e}", F::NAME));
+    let supervised = host
+        .attach_supervised(
+            library.factory(""),
+            AttachOptions::new().restart(Restart::OnPanic),
+        )
+        .unwrap();
+    let plain = host
+        .attach_with(
+            Box::new(library.instance("").unwrap()),
+            AttachOptions::new(),
+        )
+        .unwrap();
+    for seq in 0..200 {
+        let tick = if seq == 100 {
+            Tick::Poison { sender: 0, seq }
+        } else {
+            Tick::Seq { sender: 0, seq }
+        };
+        host.send(tick).unwrap();
+    }
+    wait_until::<F, Tick>(
+        &mut host,
+        "the unsupervised plugin to leave at 100",
+        |host| host.stats(plain).is_none(),
+    );
+    let answers = host
+        .ask(Tick::Tally, (), super::scenarios::PATIENCE)
+        .unwrap_or_else(|e| panic!("{}: ask: {e}", F::NAME));
+    let tally = answers
+        .get(supervised)
+        .copied()
+        .unwrap_or_else(|| panic!("{}: no answer from the supervised plugin", F::NAME));
+    // The restarted instance counts from 101; it expected 0.
+    assert_eq!((tally.counted, tally.out_of_order), (99, 1), "{}", F::NAME);
+    let reports = host.shutdown();
+    let r = report(&reports, supervised);
+    assert_eq!(
+        (
+            r.stats.handled,
+            r.stats.panicked,
+            r.stats.restarts,
+            r.stats.dead_lettered
+        ),
+        (200, 1, 1, 1),
+        "{}: supervised (199 ticks and the question)",
+        F::NAME
+    );
+    assert!(
+        r.panics[0].contains("poisoned at tick 100"),
+        "{}: {:?}",
+        F::NAME,
+        r.panics
+    );
+    let r = report(&reports, plain);
+    assert_eq!(
+        (r.exit, r.stats.handled, r.stats.panicked),
+        (Exit::Panicked, 100, 1),
+        "{}",
+        F::NAME
+    );
+    assert!(
+        r.panic
+            .as_deref()
+            .is_some_and(|p| p.contains("poisoned at tick 100")),
+        "{}: {:?}",
+        F::NAME,
+        r.panic
+    );
+}

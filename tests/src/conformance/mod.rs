@@ -137,7 +137,7 @@ macro_rules! conformance {
             );
             $crate::conformance!(@dynamic $family;
                 concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated,
-                ask_dynamic, reload_under_flood, reload_refused_and_rolled_back
+                ask_dynamic, reload_under_flood, reload_refused_and_rolled_back, async_dynamic
             );
         }
     };

@@ -18,7 +18,8 @@ pub use super::ask::{
     ask_timeout_names_who_did_not_answer,
 };
 pub use super::async_plugins::{
-    async_ordering, async_panic_restarts, async_shutdown_drains, async_waits_on_a_channel,
+    async_dynamic, async_ordering, async_panic_restarts, async_shutdown_drains,
+    async_waits_on_a_channel,
 };
 pub use super::lifecycle::{
     reload_refused_and_rolled_back, reload_under_flood, replace_rollback, replace_state,
