@@ -492,3 +492,134 @@ unsafe extern "C" fn cancel<E: Export>(plugin: *mut c_void, sink: ByteSink<'_>) 
     let result = guard(|| plugin.__cancel());
     settle(result, &sink, |()| {})
 }
+
+#[cfg(test)]
+mod async_tests {
+    //! The `poll` and `cancel` thunks on an async plugin, called as a
+    //! loader would (small enough for miri).
+
+    use alloc::string::String;
+    use alloc::sync::Arc;
+    use alloc::task::Wake;
+    use core::ffi::c_void;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::task::{Poll, Waker};
+
+    use super::Export;
+    use crate::ffi::{ByteSink, Code, FfiWaker, PluginVTable, RawFlow};
+    use crate::{Async, AsyncPlugin, Flow, Message};
+
+    struct Yielder;
+    impl AsyncPlugin<u64> for Yielder {
+        async fn handle_message(&mut self, message: &Message<u64>) -> Flow {
+            let mut yielded = false;
+            core::future::poll_fn(|cx| {
+                if yielded {
+                    return Poll::Ready(());
+                }
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            })
+            .await;
+            assert_ne!(**message, 13, "thirteen");
+            Flow::Continue
+        }
+    }
+
+    struct Exported;
+    impl Export for Exported {
+        type Message = u64;
+        type Plugin = Async<Yielder>;
+        fn construct(_: &str) -> Result<Async<Yielder>, String> {
+            Ok(Async::new(Yielder))
+        }
+    }
+
+    static VTABLE: PluginVTable = PluginVTable::new::<Exported>();
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Polls until the handler is done; returns the code and how often it
+    /// was pending.
+    fn poll(plugin: *mut c_void, message: &Message<u64>, waker: &Waker) -> (Code, usize, String) {
+        let ffi = FfiWaker::borrowed(waker);
+        let mut pending = 0;
+        loop {
+            let mut flow = RawFlow::from(Flow::Continue);
+            let mut text = String::new();
+            // SAFETY: a live plugin of this table; the envelope stays in
+            // place until the handler is done; a borrowed waker.
+            let code = unsafe {
+                (VTABLE.poll)(
+                    plugin,
+                    core::ptr::from_ref(message).cast(),
+                    &ffi,
+                    &mut flow,
+                    ByteSink::new(&mut text),
+                )
+            };
+            if code != Code::PENDING {
+                return (code, pending, text);
+            }
+            pending += 1;
+        }
+    }
+
+    #[test]
+    fn poll_pends_completes_panics_and_cancels() {
+        let mut plugin = core::ptr::null_mut();
+        let mut text = String::new();
+        let config = "";
+        // SAFETY: `len` readable bytes; a valid out pointer.
+        let code = unsafe {
+            (VTABLE.construct)(config.as_ptr(), 0, &mut plugin, ByteSink::new(&mut text))
+        };
+        assert_eq!(code, Code::OK);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        assert_eq!(
+            poll(plugin, &Message::new(1), &waker),
+            (Code::OK, 1, String::new())
+        );
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "woken through the boundary"
+        );
+        let (code, pending, mut text) = poll(plugin, &Message::new(13), &waker);
+        assert_eq!((code, pending), (Code::PANICKED, 1));
+        assert!(text.contains("thirteen"), "{text}");
+        // A pending future cancelled, then the plugin destroyed.
+        let message = Message::new(2);
+        let ffi = FfiWaker::borrowed(&waker);
+        let mut flow = RawFlow::from(Flow::Continue);
+        // SAFETY: as in `poll`; the envelope outlives the cancel below.
+        let code = unsafe {
+            (VTABLE.poll)(
+                plugin,
+                core::ptr::from_ref(&message).cast(),
+                &ffi,
+                &mut flow,
+                ByteSink::new(&mut text),
+            )
+        };
+        assert_eq!(code, Code::PENDING);
+        // SAFETY: a live plugin of this table.
+        assert_eq!(
+            unsafe { (VTABLE.cancel)(plugin, ByteSink::new(&mut text)) },
+            Code::OK
+        );
+        // SAFETY: destroyed once.
+        assert_eq!(
+            unsafe { (VTABLE.destroy)(plugin, ByteSink::new(&mut text)) },
+            Code::OK
+        );
+        assert_eq!(Arc::strong_count(&count), 2, "no waker handle left behind");
+    }
+}
