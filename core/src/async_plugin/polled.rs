@@ -64,6 +64,7 @@ fn filtered<M>(message: &Message<M>, local: &mut Local, questions: Option<Plugin
 /// The ring lane's loop of a polled handler; `waker` caches the lane's
 /// waker between batches.
 #[doc(hidden)]
+#[inline]
 pub fn run_ring<M, H>(handler: &mut H, waker: &mut Option<Waker>, work: RingWork<'_, '_, M>) -> Flow
 where
     M: Send + Sync + 'static,
@@ -111,6 +112,7 @@ where
 
 /// The lossy lane's loop of a polled handler.
 #[doc(hidden)]
+#[inline]
 pub fn run_queue<M, H>(handler: &mut H, waker: &mut Option<Waker>, work: QueueWork<'_, M>) -> Flow
 where
     M: Send + Sync + 'static,

@@ -23,6 +23,7 @@ use crate::plugin::Flow;
 ///
 /// # Safety
 /// `place` holds a live `F`, pinned there, whose borrows are still valid.
+#[inline]
 unsafe fn poll_at<F: Future<Output = Flow>>(
     place: NonNull<u8>,
     cx: &mut Context<'_>,
@@ -37,6 +38,7 @@ unsafe fn poll_at<F: Future<Output = Flow>>(
 ///
 /// # Safety
 /// `place` holds a live `F`, which is not used again.
+#[inline]
 unsafe fn drop_at<F>(place: NonNull<u8>) {
     // SAFETY: the caller's contract.
     unsafe { place.cast::<F>().as_ptr().drop_in_place() }
@@ -77,6 +79,7 @@ impl Slot {
 
     /// A block for an `F`: the one allocated before (every future a slot
     /// holds is of one type: one slot per plugin type's handler).
+    #[inline]
     fn place_for<F>(&mut self) -> NonNull<u8> {
         let layout = Layout::new::<F>();
         if let Some((place, had)) = self.place {
@@ -103,6 +106,7 @@ impl Slot {
     /// No future is live. What `future` borrows stays valid and in place
     /// until it is dropped (it completes or is cancelled): the slot forgets
     /// its lifetimes.
+    #[inline]
     pub(super) unsafe fn start<F>(&mut self, future: F, cx: &mut Context<'_>) -> Poll<Flow>
     where
         F: Future<Output = Flow> + Send,
@@ -117,9 +121,17 @@ impl Slot {
             poll: poll_at::<F>,
             drop: drop_at::<F>,
         });
+        // The first poll calls F's functions directly (inlined): a handler
+        // that completes at once pays no indirect call.
         // SAFETY: a live F, written in place just now; its borrows are the
         // caller's to keep valid.
-        unsafe { self.resume(cx) }
+        let poll = unsafe { poll_at::<F>(place, cx) };
+        if poll.is_ready() {
+            self.live = None;
+            // SAFETY: the live F, not used again (`live` cleared first).
+            unsafe { drop_at::<F>(place) };
+        }
+        poll
     }
 
     /// Polls the live future again; drops it once it completes.
