@@ -86,9 +86,12 @@ impl<P> Async<P> {
     /// The plugin itself. Outside a lane (where a user holds an `Async`)
     /// no future is pending.
     fn get(&self) -> Option<&P> {
+        if self.slot.is_live() {
+            return None;
+        }
         // SAFETY: the block lives as long as `self`; no live future holds
-        // a `&mut` to it when the slot is empty.
-        (!self.slot.is_live()).then(|| unsafe { self.plugin.as_ref() })
+        // a `&mut` to it (the slot is empty).
+        Some(unsafe { self.plugin.as_ref() })
     }
 
     /// The plugin, for a hook: the lane calls hooks only when no future is

@@ -611,15 +611,11 @@ mod async_tests {
         };
         assert_eq!(code, Code::PENDING);
         // SAFETY: a live plugin of this table.
-        assert_eq!(
-            unsafe { (VTABLE.cancel)(plugin, ByteSink::new(&mut text)) },
-            Code::OK
-        );
+        let code = unsafe { (VTABLE.cancel)(plugin, ByteSink::new(&mut text)) };
+        assert_eq!(code, Code::OK);
         // SAFETY: destroyed once.
-        assert_eq!(
-            unsafe { (VTABLE.destroy)(plugin, ByteSink::new(&mut text)) },
-            Code::OK
-        );
+        let code = unsafe { (VTABLE.destroy)(plugin, ByteSink::new(&mut text)) };
+        assert_eq!(code, Code::OK);
         assert_eq!(Arc::strong_count(&count), 2, "no waker handle left behind");
     }
 }

@@ -66,8 +66,10 @@ async fn wait(keep: bool) {
         polled = true;
         if keep {
             kept = Some(cx.waker().clone());
-            // Woken by value, the clone kept stays for the next poll.
-            cx.waker().clone().wake();
+            // Another clone, woken by value (on purpose: the path of a
+            // clone released by `wake`); the first stays for the next poll.
+            let now = cx.waker().clone();
+            now.wake();
         } else {
             cx.waker().wake_by_ref();
         }

@@ -8,6 +8,7 @@
 
 mod adapters;
 pub mod ask;
+pub mod async_plugins;
 pub mod lifecycle;
 mod plugins;
 pub mod scenarios;
@@ -130,6 +131,10 @@ macro_rules! conformance {
             $crate::conformance!(@tests $family;
                 ask_all_answer, ask_timeout_names_who_did_not_answer,
                 ask_late_answers_are_dropped, ask_panic_is_reported
+            );
+            $crate::conformance!(@tests $family;
+                async_ordering, async_shutdown_drains, async_panic_restarts,
+                async_waits_on_a_channel
             );
             $crate::conformance!(@tests $family;
                 restart_under_flood, restart_intensity, restart_backoff, restart_policies,
