@@ -13,7 +13,7 @@ use crate::plugin::{Exit, Flow, Plugin, PluginId};
 /// message is handled once the previous handler's future has completed,
 /// so `&mut self` needs no lock; the ring, the overflow policies, the
 /// counters, restarts and shutdown (which waits for a pending future) are
-/// the same. Attach it wrapped in [`Async`] on any host. A panic while the
+/// the same. Attach it wrapped in [`Async`](crate::Async) on any host. A panic while the
 /// future is polled is caught on the lane like a handler's.
 ///
 /// Every [`Plugin`] is an `AsyncPlugin` (its handler completes without
