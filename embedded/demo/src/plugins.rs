@@ -1,5 +1,7 @@
-//! Four plugins in a static registry, each built from a configuration
-//! string, as a firmware would list them in flash.
+//! Five plugins in a static registry, each built from a configuration
+//! string, as a firmware would list them in flash. `settle` is an async
+//! plugin: its handler waits for a (simulated) conversion that the main loop
+//! completes, and `LocalHost::poll` drives it with no executor.
 //!
 //! | name      | does                                          | config       |
 //! |-----------|-----------------------------------------------|--------------|
@@ -7,15 +9,19 @@
 //! | `alarm`   | replies an [`Alert`] above a threshold        | `above=<n>`  |
 //! | `trace`   | keeps the latest reading (a slow log; attach it lossy) | (none) |
 //! | `average` | running mean of one sensor (filters the rest) | `sensor=<n>` |
+//! | `settle`  | async: waits for a conversion per reading     | (none)       |
 
 use alloc::boxed::Box;
 use alloc::format;
 use core::cell::RefCell;
+use core::future::Future;
+use core::pin::Pin;
 use core::str::FromStr;
+use core::task::{Context, Poll, Waker};
 
 use critical_section::Mutex;
 use plugbus_core::registry::{ConfigError, Registration, Registry};
-use plugbus_core::{Flow, Message, Outbox, Plugin};
+use plugbus_core::{Async, AsyncPlugin, Flow, Message, Outbox, Plugin};
 
 use crate::reading::{Alert, Reading, SENSORS};
 
@@ -40,6 +46,11 @@ pub static PLUGINS: Registry<Reading> = Registry::new(&[
         name: "average",
         version: VERSION,
         construct: Average::construct,
+    },
+    Registration {
+        name: "settle",
+        version: VERSION,
+        construct: Settle::construct,
     },
 ]);
 
@@ -208,4 +219,88 @@ fn option<T: FromStr>(config: &str, key: &str) -> Result<T, ConfigError> {
         .and_then(|rest| rest.strip_prefix('='))
         .and_then(|value| value.parse().ok())
         .ok_or_else(|| ConfigError::new(format!("expected `{key}=<number>`, got `{config}`")))
+}
+
+/// The conversions: a stand-in for a peripheral (an ADC, a DMA transfer)
+/// whose interrupt would complete them.
+struct Conversions {
+    /// Completed by the main loop and not yet taken by `settle`.
+    ready: u32,
+    /// How many times a `settle` handler found none ready and waited.
+    waits: u32,
+    /// The waker of the handler waiting for one.
+    waker: Option<Waker>,
+}
+
+static CONVERSIONS: Mutex<RefCell<Conversions>> = Mutex::new(RefCell::new(Conversions {
+    ready: 0,
+    waits: 0,
+    waker: None,
+}));
+
+/// Completes `n` conversions and wakes a handler waiting for one (called by
+/// the main loop, as an interrupt handler would).
+pub fn complete_conversions(n: u32) {
+    let waker = critical_section::with(|cs| {
+        let mut state = CONVERSIONS.borrow(cs).borrow_mut();
+        state.ready += n;
+        state.waker.take()
+    });
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// How many times a `settle` handler had to wait for a conversion.
+pub fn conversion_waits() -> u32 {
+    critical_section::with(|cs| CONVERSIONS.borrow(cs).borrow().waits)
+}
+
+/// Waits until a conversion is complete, then takes it.
+struct Conversion;
+
+impl Future for Conversion {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        critical_section::with(|cs| {
+            let mut state = CONVERSIONS.borrow(cs).borrow_mut();
+            if state.ready > 0 {
+                state.ready -= 1;
+                Poll::Ready(())
+            } else {
+                state.waits += 1;
+                state.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// An async plugin: for each reading it awaits a conversion, then adds the
+/// reading to a sum. While it waits, its lane keeps its place in the ring
+/// and the other plugins go on; `LocalHost::poll` polls it again once the
+/// main loop completes a conversion and wakes it.
+#[derive(Debug, Default)]
+pub struct Settle {
+    sum: u64,
+}
+
+impl Settle {
+    fn construct(config: &str) -> Result<Box<dyn Plugin<Reading>>, ConfigError> {
+        no_options("settle", config)?;
+        Ok(Box::new(Async::new(Settle::default())))
+    }
+}
+
+impl AsyncPlugin<Reading> for Settle {
+    async fn handle_message(&mut self, reading: &Message<Reading>) -> Flow {
+        Conversion.await;
+        self.sum += u64::from(reading.value);
+        Flow::Continue
+    }
+
+    fn name(&self) -> &str {
+        "settle"
+    }
 }

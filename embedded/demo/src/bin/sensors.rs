@@ -1,19 +1,22 @@
 //! The embedded demo: plugbus on a Cortex-M4 with 16 KiB of RAM.
 //!
-//! Four plugins from a static registry run on a `LocalHost` over a 64-slot
+//! Five plugins from a static registry run on a `LocalHost` over a 64-slot
 //! `ring::Fixed`: the slots are inline in the host's one allocation, sized
 //! at compile time, with no allocation of their own. A main loop samples simulated sensors, sends
 //! each reading to every plugin and polls the host once per tick: `alarm`
 //! replies through the outbox, `trace` is attached lossy (`DropOldest`, 4
 //! slots) and loses half of each tick's readings, counted; `average`
-//! filters all but one sensor. At the end it prints each plugin's report,
+//! filters all but one sensor; `settle` is an async plugin whose handler
+//! waits for a conversion the main loop completes (half of a tick's before
+//! the poll, half after it, so the handler really waits and is woken).
+//! At the end it prints each plugin's report,
 //! the peak heap and stack, and exits 0 only if every count matches what
 //! was sent.
 //!
 //! Run it from `embedded/` (needs `qemu-system-arm`):
 //! `cargo run --release --bin sensors`.
 //!
-//! Adding a plugin (an async one once plugbus has them, say): register it in
+//! Adding a plugin: register it in
 //! `src/plugins.rs`, add a line to `plan` below, its expected counts to
 //! [`matches`], and its report line to the `expected` list in
 //! `embedded/check`.
@@ -32,7 +35,9 @@ use panic_semihosting as _;
 use plugbus_core::ring::Fixed;
 use plugbus_core::{AttachOptions, Exit, LocalHost, Overflow, Report, outbox};
 use plugbus_embedded_demo::heap::PeakHeap;
-use plugbus_embedded_demo::plugins::{PLUGINS, set_alert_outbox};
+use plugbus_embedded_demo::plugins::{
+    PLUGINS, complete_conversions, conversion_waits, set_alert_outbox,
+};
 use plugbus_embedded_demo::reading::{Alert, Reading, Sensors};
 use plugbus_embedded_demo::stack::stack_usage;
 
@@ -57,7 +62,7 @@ const ALARM_ABOVE: u16 = 900;
 /// tick, and a tick raises at most `PER_TICK` alerts.
 const OUTBOX_CAPACITY: usize = PER_TICK as usize;
 /// The heap arena, outside `.bss` (in `.uninit`, not zeroed at reset).
-const HEAP_SIZE: usize = 6 * 1024;
+const HEAP_SIZE: usize = 8 * 1024;
 
 #[global_allocator]
 static HEAP: PeakHeap = PeakHeap::empty();
@@ -126,6 +131,7 @@ fn run() -> bool {
         ("alarm", above.as_str(), AttachOptions::new()),
         ("trace", "", trace),
         ("average", "sensor=0", AttachOptions::new()),
+        ("settle", "", AttachOptions::new()),
     ];
     for (name, config, options) in plan {
         let attached = PLUGINS
@@ -157,7 +163,11 @@ fn run() -> bool {
                 return false;
             }
         }
+        // Half of this tick's conversions complete before the poll and half
+        // after it: `settle` handles what it can, waits, and is woken.
+        complete_conversions(PER_TICK / 2);
         host.poll();
+        complete_conversions(PER_TICK - PER_TICK / 2);
         while let Some(alert) = alerts.try_recv() {
             if alerts_seen == 0 {
                 let r = alert.reading;
@@ -183,7 +193,10 @@ fn run() -> bool {
         sent.above,
         alerts.dropped()
     );
-    let mut ok = alerts_seen == sent.above && alerts.dropped() == 0;
+    // `settle` found no conversion ready and was woken at least once a tick.
+    let waits = conversion_waits();
+    say!("settle waited for a conversion {waits} times, woken by the main loop");
+    let mut ok = alerts_seen == sent.above && alerts.dropped() == 0 && waits >= TICKS;
     for report in &reports {
         let s = &report.stats;
         say!(
@@ -199,7 +212,7 @@ fn run() -> bool {
         );
         ok &= matches(report, &sent);
     }
-    ok &= reports.len() == 4;
+    ok &= reports.len() == 5;
     drop((reports, alerts, above));
 
     let in_use = HEAP.used();
@@ -224,6 +237,7 @@ fn matches(report: &Report, sent: &Sent) -> bool {
             (kept, kept, 0, n - kept)
         }
         "average" => (n, sent.sensor0, n - sent.sensor0, 0),
+        "settle" => (n, n, 0, 0),
         _ => return false,
     };
     let s = &report.stats;
