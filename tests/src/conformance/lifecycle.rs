@@ -179,7 +179,9 @@ fn supervised(restarts: u32) -> AttachOptions {
 /// the same id and no instance that panicked hears `on_detach`.
 pub fn restart_under_flood<F: Family>() {
     quiet_induced_panics();
-    const POISONS: u64 = 1000;
+    // Under miri (`.ci/run` runs the LocalHost scenarios there) ten
+    // poisons: each message costs miri about a thousand times as much.
+    const POISONS: u64 = if cfg!(miri) { 10 } else { 1000 };
     const EVERY: u64 = 97;
     let mut host = F::host::<Tick>(1024);
     let log = Arc::new(Log::default());
@@ -291,7 +293,8 @@ fn tally<F: Family>(host: &mut F::Host<Tick>, id: PluginId) -> Tally {
 /// 1,000 replacements while two senders flood: the count handed from each
 /// instance to the next covers every message exactly once, in order.
 pub fn replace_under_flood<F: Family>() {
-    const REPLACEMENTS: u32 = 1000;
+    // Ten under miri, as in `restart_under_flood`.
+    const REPLACEMENTS: u32 = if cfg!(miri) { 10 } else { 1000 };
     let mut host = F::host::<Tick>(1024);
     let id = host.attach(Tallier::new("").unwrap()).unwrap();
     let sent = flood::<F>(&mut host, 2, REPLACEMENTS, 20, seq, |host, round| {
