@@ -261,7 +261,14 @@ pub fn restart_under_flood<F: Family>() {
         "{}: only the last instance hears on_detach",
         F::NAME
     );
-    assert_eq!(r.panics.len(), Report::KEPT, "{}", F::NAME);
+    // The report keeps the last `Report::KEPT` panics (all of them under
+    // miri's ten).
+    assert_eq!(
+        r.panics.len(),
+        Report::KEPT.min(POISONS as usize),
+        "{}",
+        F::NAME
+    );
     assert!(
         r.panics.iter().all(|p| p.starts_with("poison ")),
         "{}: {:?}",
