@@ -3,29 +3,34 @@
 //! message as a gap, the tail included (the end frame goes out under
 //! `Block`): what it handled plus its gaps is exactly what was published.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use plugbus_core::{Flow, Message, Plugin};
 use plugbus_host_std::Host;
 use plugbus_zenoh::{Config, Congestion, Link, Net};
 
 const PORT: u16 = 17_560;
-/// 12,000 messages of 4 KiB (48 MiB) towards a host of 16 slots that
-/// stalls for 3 s on the first. The source's queue (4,096 samples) and the
-/// kernel's and zenoh's buffers on loopback (a few MiB) take about half;
-/// then zenoh waits 1 ms for room before each drop, so about 3,000 puts are
-/// dropped during the stall.
+/// 12,000 messages of 4 KiB (48 MiB) towards a host of 16 slots whose one
+/// plugin stalls on the first until every put has been made. The source's
+/// queue (4,096 samples, 16 MiB) and the kernel's and zenoh's buffers on
+/// loopback (a few MiB) hold well under half of it, so zenoh must drop the
+/// rest however fast or slow the machine is (a fixed 3 s stall was not
+/// enough on a loaded CI machine: the publisher had not filled the buffers
+/// by the time the receiver woke).
 const MESSAGES: u64 = 12_000;
 const PAYLOAD: usize = 4096;
-const STALL: Duration = Duration::from_secs(3);
 const LIMIT: Duration = Duration::from_secs(90);
 
 /// A numbered message with a payload.
 type Numbered = (u64, Vec<u8>);
 
-/// Stalls on its first message, and checks what it gets only ever goes up.
+/// Stalls on its first message until `release` is set (or [`LIMIT`]
+/// passes), and checks what it gets only ever goes up.
 struct Slow {
     last: Option<u64>,
+    release: Arc<AtomicBool>,
 }
 
 impl Plugin<Net<Numbered>> for Slow {
@@ -36,7 +41,12 @@ impl Plugin<Net<Numbered>> for Slow {
             "out of order or repeated"
         );
         if self.last.is_none() {
-            std::thread::sleep(STALL);
+            let start = Instant::now();
+            // ORDERING: Acquire pairs with the test's Release; nothing else
+            // is published through the flag, it only ends the stall.
+            while !self.release.load(Ordering::Acquire) && start.elapsed() < LIMIT {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         self.last = Some(number);
         Flow::Continue
@@ -53,7 +63,13 @@ fn drops_are_counted_as_gaps() {
     )
     .expect("open");
     let received = Host::with_capacity(16);
-    let slow = received.attach(Slow { last: None }).expect("attach");
+    let release = Arc::new(AtomicBool::new(false));
+    let slow = received
+        .attach(Slow {
+            last: None,
+            release: Arc::clone(&release),
+        })
+        .expect("attach");
     let sender = received.sender();
     let source = receiver
         .source::<Numbered, _>(move |batch| sender.send_batch(batch))
@@ -75,6 +91,12 @@ fn drops_are_counted_as_gaps() {
     );
     host.send_batch((0..MESSAGES).map(|n| Net::local((n, vec![7; PAYLOAD]))))
         .expect("send");
+    // Every put made (dropped ones included) while the receiver stalls;
+    // then let it go, before the end frame, which goes out under Block.
+    crate::support::wait_for("every put", LIMIT, || {
+        link.publisher_stats().published == MESSAGES
+    });
+    release.store(true, Ordering::Release);
     host.shutdown(); // the end frame, under Block, then the flush
     assert_eq!(link.publisher_stats().published, MESSAGES);
 
