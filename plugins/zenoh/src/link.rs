@@ -201,6 +201,14 @@ impl Link {
         }
     }
 
+    /// How many zenoh peers this session is connected to right now (in
+    /// peer mode, the other hosts it listens for or connected to). A test
+    /// or a start-up sequence that must not miss a peer waits for the count
+    /// it expects, then for [`wait_for_subscribers`](Self::wait_for_subscribers).
+    pub fn peers(&self) -> usize {
+        self.shared.session.info().peers_zid().wait().count()
+    }
+
     /// What the publisher did so far.
     pub fn publisher_stats(&self) -> PublisherStats {
         self.shared.counters.snapshot()

@@ -44,8 +44,13 @@ fn ring(kind: Kind, relay: bool, first_port: u16) {
         seen.push(tallied);
         let _ = i;
     }
-    // Each host hears the other two before anything is sent: a key with a
-    // subscriber in each other host's session (and its own).
+    // Each host hears the other two before anything is sent: connected to
+    // both, and a key with a subscriber in each other host's session.
+    for (i, link) in links.iter().enumerate() {
+        crate::support::wait_for(&format!("{}: both peers connected", what(i)), LIMIT, || {
+            link.peers() == 2
+        });
+    }
     for (i, link) in links.iter().enumerate() {
         crate::support::wait_for(&format!("{}: peers subscribed", what(i)), LIMIT, || {
             link.wait_for_subscribers(Duration::from_millis(50))
