@@ -22,6 +22,11 @@
 //!    own slot; a lane sees both messages, each once, whatever the order of
 //!    claims and publications, and never reads a slot before it is
 //!    published (loom checks the slot's cell accesses for races).
+//! 5. Wake-ups passed on: under loom a sender wakes one sleeping lane
+//!    itself and leaves the others owed a wake (`WAKE_AT_ONCE` is 1), for
+//!    the lane it woke to pass on. Two lanes that stay attached, one
+//!    message: both must handle it before anyone closes the bus or leaves
+//!    (either would wake every lane and hide a wake-up never passed on).
 #![cfg(loom)]
 
 use std::sync::Arc;
@@ -156,6 +161,42 @@ fn one_publication_wakes_two_sleeping_lanes() {
             assert_eq!(report.stats.handled, 1);
         }
         bus.close();
+    });
+}
+
+/// Model 5: two lanes that stay attached may both sleep when the one
+/// message is published; the sender wakes one, which must wake the other.
+#[test]
+fn a_woken_lane_passes_the_wake_up_on() {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    struct Count(Arc<AtomicUsize>);
+    impl Plugin<u32> for Count {
+        fn handle_message(&mut self, _: &Message<u32>) -> Flow {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Flow::Continue
+        }
+    }
+    builder(2).check(|| {
+        let bus = Bus::new(Fixed::<u32, 2>::new());
+        let handled = Arc::new(AtomicUsize::new(0));
+        let lanes: Vec<_> = (0..2)
+            .map(|_| {
+                let lane = bus
+                    .attach(Count(handled.clone()), AttachOptions::new())
+                    .unwrap();
+                thread::spawn(move || run_lane(lane))
+            })
+            .collect();
+        bus.try_send(7).unwrap();
+        // A wake-up never passed on leaves a lane parked and this loop
+        // spinning: loom reports it (every other thread blocked).
+        while handled.load(Ordering::SeqCst) < 2 {
+            thread::yield_now();
+        }
+        bus.close();
+        for lane in lanes {
+            assert_eq!(lane.join().unwrap().stats.handled, 1);
+        }
     });
 }
 

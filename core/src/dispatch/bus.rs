@@ -487,6 +487,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Bus<M, S> {
             }
         }
         drop(registry);
+        // A lane that leaves passes no wake-up on any more.
+        self.ring.settle_wakes();
         if let Some(queue) = leftover {
             if detached {
                 lane.counters.add_dropped(queue.len());

@@ -117,6 +117,8 @@ impl<M: Send + Sync + 'static, S: Storage<M>> Lane<M, S> {
     /// Handles up to `max` available messages as one batch, then publishes
     /// the lane's position once.
     pub fn run(&mut self, max: usize) -> Step {
+        // Wake-ups a sender left for the lanes it woke to pass on.
+        self.bus.ring.help_wakes();
         if !self.start() {
             return Step::Done;
         }

@@ -407,8 +407,20 @@ impl<M, S: Storage<M>, R: Owner<M>> Ring<M, S, R> {
         // check for work takes the queue lock the feeding took.
         self.feed_published();
         if !self.sleepers.is_empty() {
-            self.sleepers.wake_all();
+            self.sleepers.wake();
         }
+    }
+
+    /// Passes on wake-ups a sender left owed (see `sleepers`): a lane calls
+    /// it at each step, so the lanes a sender woke wake the others.
+    pub(crate) fn help_wakes(&self) {
+        self.sleepers.help();
+    }
+
+    /// Wakes every lane still owed a wake-up: a lane that leaves calls it,
+    /// as it passes nothing on after.
+    pub(crate) fn settle_wakes(&self) {
+        self.sleepers.settle();
     }
 
     /// Feeds the lossy readers every message published from where feeding
@@ -530,6 +542,11 @@ impl<M, S: Storage<M>, R: Owner<M>> Ring<M, S, R> {
         // what it published, or ours does, and its load of the list sees us
         // listed.
         fence(Ordering::SeqCst);
+        // A lane about to sleep passes on the wake-ups it may owe first
+        // (after its bit: if a waker found the bit cleared and counted on
+        // this lane to pass them on, the swap above saw that waker's swap,
+        // and so sees what it owed).
+        self.sleepers.help();
         if has_work() {
             reader.cancel_sleep();
             return false;

@@ -76,6 +76,19 @@
 // list will clear its bit after it set it. Close and detach set their flag,
 // then swap the bit of the lanes they concern.
 //
+// A sender wakes at most `WAKE_AT_ONCE` (32) sleepers itself: it takes the
+// list, chooses the first 32 whose bit is set, puts the rest on a second
+// stack, `owed`, and only then wakes the chosen. Every lane calls `help` at
+// the start of each step and before it sleeps: it takes `owed`, wakes 32
+// more the same way and puts the rest back. A lane that leaves wakes every
+// owed lane (`settle`). A waker that put entries on `owed` but found every
+// chosen bit cleared meanwhile passes them on itself, so someone woken
+// after the entries went on `owed` always remains to pass them on. With
+// 4,096 lanes on two cores, a sender that woke every sleeper itself spent
+// its time slice in `futex_wake` while the lanes took one message each;
+// passed on, host-std's throughput at 4,096 plugins went from 5-7 to
+// 51-59 M deliveries/s in the same run (`host-std/examples/throughput.rs`).
+//
 // ## Waiting senders (`senders.rs`)
 // A sender that finds no room registers its waker, fences (SeqCst) and
 // looks again; a lane publishes its position, fences, and reads the number
@@ -90,7 +103,8 @@
 // it did not read are counted as dropped.
 //
 // Loom models of the claim, the sleep handshake with one and with two lanes,
-// and waiting senders are in `core/tests/loom.rs`; miri runs the unit tests.
+// wake-ups passed on, and waiting senders are in `core/tests/loom.rs`
+// (where `WAKE_AT_ONCE` is 1); miri runs the unit tests.
 
 mod broadcast;
 mod padded;

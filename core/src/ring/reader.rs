@@ -144,12 +144,15 @@ impl Reader {
     /// cancelling its sleep), so each sleep is woken once. The caller has
     /// issued a SeqCst fence since what it wants the lane to see (see the
     /// module's "Sleep and wake-up").
-    pub(crate) fn notify(&self) {
+    /// Returns whether the lane was asleep (and is woken now).
+    pub(crate) fn notify(&self) -> bool {
         // ORDERING: AcqRel: the modification order of the bit decides; the
         // callers' fences order it with the lane's checks.
-        if self.sleeping.swap(false, Ordering::AcqRel) {
+        let asleep = self.sleeping.swap(false, Ordering::AcqRel);
+        if asleep {
             self.waker.wake();
         }
+        asleep
     }
 
     /// Clears the sleep bit; returns whether it was still set (nobody woke
