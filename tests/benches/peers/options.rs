@@ -18,7 +18,8 @@ cargo bench -p plugbus-tests --bench peers -- [options]
                         floor and crossbeam (their ratios print na): for profiling
   --plugins LIST        W1 plugin counts (default 1,4,16,64,256,1024,2048,4096; the
                         batched variants and slower peers stop at 1024 or 256)
-  --seconds S           target time of one W1, loaded or senders run (default 1, quick 0.05)
+  --seconds S           target time of the part of one W1, loaded or senders run that grows
+                        with its message count (default 1, quick 0.05)
   --runs N              runs per point of W1, W2, loaded, senders and shutdown; the
                         median is reported with the least and the most (default 3)
   --idle-seconds S      how long the idle workload sends nothing (default 2, quick 0.5)

@@ -48,8 +48,8 @@ pub(crate) fn run_once(imp: &Impl, plugins: usize, messages: u64) -> Result<Dura
     Ok(elapsed)
 }
 
-/// Finds a message count for which one run takes about `seconds`, with
-/// pilot runs of growing size.
+/// Finds a message count for which the part of one run that grows with
+/// the message count takes about `seconds`, with pilot runs of growing size.
 fn calibrate(imp: &Impl, plugins: usize, seconds: f64) -> Result<u64, Failure> {
     calibrate_with(plugins, seconds, |messages| {
         run_once(imp, plugins, messages)
@@ -58,6 +58,18 @@ fn calibrate(imp: &Impl, plugins: usize, seconds: f64) -> Result<u64, Failure> {
 
 /// [`calibrate`] for any run: `once(messages)` sends that many messages to
 /// `plugins` plugins and returns the time it took.
+///
+/// A run also costs time that does not grow with the message count: waking
+/// every plugin's thread or task for the first message, and the shutdown
+/// (ending 4,096 threads took 0.75-0.85 s here). Scaling one pilot run's
+/// time counted that as per-message cost, so at 4,096 plugins the runs
+/// sent about 170 messages and measured mostly the shutdown (host-std:
+/// 1.0 M deliveries/s with one-second runs, 250 with three). So once a
+/// pilot takes long enough, a second pilot with four times the messages
+/// must take at least half as long again, or the count grows fourfold and
+/// both are run again; the difference of the two gives the cost per
+/// message, and the count is the one whose per-message part takes
+/// `seconds`. A pilot longer than four times `seconds` ends the search.
 pub(crate) fn calibrate_with(
     plugins: usize,
     seconds: f64,
@@ -67,12 +79,20 @@ pub(crate) fn calibrate_with(
     let mut messages = (20_000 / plugins as u64).max(GRAIN);
     loop {
         let elapsed = once(messages)?.as_secs_f64().max(1e-6);
-        if elapsed >= pilot {
-            let scaled = messages as f64 * seconds / elapsed;
-            return Ok(((scaled as u64).div_ceil(GRAIN) * GRAIN).max(GRAIN));
+        if elapsed < pilot {
+            let factor = (pilot * 1.5 / elapsed).clamp(2.0, 50.0);
+            messages = ((messages as f64 * factor) as u64).div_ceil(GRAIN) * GRAIN;
+            continue;
         }
-        let factor = (pilot * 1.5 / elapsed).clamp(2.0, 50.0);
-        messages = ((messages as f64 * factor) as u64).div_ceil(GRAIN) * GRAIN;
+        let larger = once(4 * messages)?.as_secs_f64().max(1e-6);
+        if larger < 1.5 * elapsed && larger < 4.0 * seconds {
+            // Mostly fixed cost so far: more messages.
+            messages *= 4;
+            continue;
+        }
+        let per_message = (larger - elapsed).max(larger / 4.0 / 2.0) / (3 * messages) as f64;
+        let count = seconds / per_message;
+        return Ok(((count as u64).div_ceil(GRAIN) * GRAIN).max(GRAIN));
     }
 }
 
