@@ -105,5 +105,7 @@ pub use plugbus_host_async::common::*;
 pub use plugbus_host_async::metrics;
 pub use plugbus_host_async::{DEFAULT_CAPACITY, Sender};
 
+#[cfg(feature = "isolate")]
+pub use plugbus_host_std::isolated;
 #[cfg(feature = "loader")]
 pub use plugbus_host_std::{DynamicPlugin, LoadError, LoadOptions, load, load_with};

@@ -173,6 +173,21 @@ fn memory_limit_kills_an_allocation_past_it() {
 }
 
 #[test]
+fn cpu_time_limit_kills_an_endless_loop() {
+    // One second of CPU, and a hang deadline far beyond it: the kernel
+    // ends the spinning child (SIGXCPU at the limit), not the host.
+    let options = options()
+        .cpu_time_limit(Duration::from_secs(1))
+        .hang_deadline(Duration::from_secs(120));
+    let handle = survives("cpu", Task::Spin, options);
+    let stats = handle.stats();
+    assert_eq!(stats.hung, 0, "{stats:?}");
+    let death = stats.last_death.expect("death");
+    assert!(!death.hung, "{death}");
+    assert_eq!(death.signal, Some(libc::SIGXCPU), "{death}");
+}
+
+#[test]
 fn sigkill_from_outside_between_messages_loses_nothing() {
     let dir = scratch_dir("isolated-sigkill");
     let log = dir.join("log");
@@ -391,22 +406,17 @@ fn lane_options_apply() {
 }
 
 /// The async hosts run the same proxy on a lane thread of its own
-/// (`attach_on_thread`: it may wait for room in shared memory or for a
+/// (`attach_isolated` from their `isolate` feature attaches it with
+/// `attach_on_thread`: it may wait for room in shared memory or for a
 /// restart): a null write at message 10 of 0..20, the rest once, in order.
+/// `run` gets the plugin's config and returns the reports and the handle.
 fn survives_on_async_host(
     host: &str,
-    run: impl FnOnce(Isolated<Task>) -> Vec<plugbus_host_std::Report>,
+    run: impl FnOnce(&str) -> (Vec<plugbus_host_std::Report>, IsolatedHandle),
 ) {
     let dir = scratch_dir(&format!("isolated-async-{}", host.replace(' ', "-")));
     let log = dir.join("log");
-    let plugin = Isolated::<Task>::spawn(
-        crash_library(),
-        &format!("log={}", log.display()),
-        options(),
-    )
-    .unwrap_or_else(|e| panic!("isolated ({host}): spawn: {e}"));
-    let handle = plugin.handle();
-    let reports = run(plugin);
+    let (reports, handle) = run(&format!("log={}", log.display()));
     let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
     assert_eq!(
         finished(&log),
@@ -422,6 +432,7 @@ fn survives_on_async_host(
     assert_eq!(reports.len(), 1, "isolated ({host})");
     assert_eq!(reports[0].exit, Exit::Shutdown, "isolated ({host})");
     assert_eq!(reports[0].stats.handled, 20, "isolated ({host})");
+    assert_eq!(reports[0].name, "isolated-crash", "isolated ({host})");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -435,37 +446,69 @@ fn tasks() -> impl Iterator<Item = Task> {
     })
 }
 
+/// The options both async tests attach with: a lane name of their own, to
+/// check the lane options reach the lane.
+fn named() -> IsolateOptions {
+    options().lane(AttachOptions::new().name("isolated-crash"))
+}
+
 #[test]
 fn smol_host_survives_a_segfault() {
-    survives_on_async_host("smol host", |plugin| {
+    use plugbus_host_smol::isolated::AttachIsolated;
+    survives_on_async_host("smol host", |config| {
         let host = plugbus_host_smol::Builder::new()
             .threads(1)
             .build()
             .expect("smol host");
-        host.attach_on_thread(plugin, AttachOptions::new())
-            .expect("attach");
+        let (_, handle) = host
+            .attach_isolated(crash_library(), config, named())
+            .unwrap_or_else(|e| panic!("isolated (smol host): attach: {e}"));
         for task in tasks() {
             host.send_blocking(task).expect("send");
         }
-        host.shutdown_blocking()
+        (host.shutdown_blocking(), handle)
     });
 }
 
 #[test]
 fn tokio_host_survives_a_segfault() {
-    survives_on_async_host("tokio host", |plugin| {
+    use plugbus_host_tokio::isolated::AttachIsolated;
+    survives_on_async_host("tokio host", |config| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .build()
             .expect("tokio runtime");
         let host = plugbus_host_tokio::Host::on(runtime.handle().clone());
-        host.attach_on_thread(plugin, AttachOptions::new())
-            .expect("attach");
+        let (_, handle) = host
+            .attach_isolated(crash_library(), config, named())
+            .unwrap_or_else(|e| panic!("isolated (tokio host): attach: {e}"));
         for task in tasks() {
             host.send_blocking(task).expect("send");
         }
-        host.shutdown_blocking()
+        (host.shutdown_blocking(), handle)
     });
+}
+
+/// A library the host's check refuses is a typed error on the async hosts
+/// too, and nothing is attached.
+#[test]
+fn async_hosts_refuse_a_bad_library() {
+    use plugbus_host_tokio::isolated::AttachIsolated;
+    let dir = scratch_dir("isolated-async-bad");
+    let bad = dir.join("libnot-a-plugin.so");
+    std::fs::write(&bad, b"not an ELF file").expect("write");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("tokio runtime");
+    let host = plugbus_host_tokio::Host::<Task>::on(runtime.handle().clone());
+    match host.attach_isolated(&bad, "", options()) {
+        Err(IsolateError::Load(_)) => {}
+        other => panic!("expected a load error, got {other:?}"),
+    }
+    assert!(host.plugins().is_empty());
+    host.shutdown_blocking();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

@@ -5,8 +5,10 @@
 //! [`Isolated`] is a plugin that forwards its lane's messages through
 //! shared memory to a child process, which loads the plugin's library with
 //! the loader's checks and handles them in order; attach it to any host
-//! like any plugin (on the async hosts with `attach_on_thread`: it may wait
-//! for room in shared memory or for a restart). The child is the program
+//! like any plugin, or with `attach_isolated`: [`Host::attach_isolated`](crate::Host::attach_isolated)
+//! on this crate's host, [`AttachIsolated`] on the async hosts (smol and
+//! tokio, with their `isolate` feature; it attaches on a lane thread, as
+//! the proxy may wait for room in shared memory or for a restart). The child is the program
 //! [`IsolateOptions::runner`] names, whose `main` calls [`run_child`] for
 //! the host's message type; by default the host's own program.
 //!
@@ -35,6 +37,8 @@ mod options;
 mod stats;
 
 #[cfg(target_os = "linux")]
+mod attach;
+#[cfg(target_os = "linux")]
 mod child;
 #[cfg(target_os = "linux")]
 mod process;
@@ -47,6 +51,8 @@ pub use error::IsolateError;
 pub use options::IsolateOptions;
 pub use stats::{Death, IsolatedStats};
 
+#[cfg(target_os = "linux")]
+pub use attach::AttachIsolated;
 #[cfg(target_os = "linux")]
 pub use child::run_child;
 #[cfg(target_os = "linux")]

@@ -78,10 +78,13 @@ pub(super) fn start(start: &Start<'_>) -> io::Result<Running> {
                 return Err(io::Error::last_os_error());
             }
             if let Some(bytes) = memory {
-                limit(libc::RLIMIT_AS, bytes)?;
+                limit(libc::RLIMIT_AS, bytes, bytes)?;
             }
             if let Some(seconds) = cpu {
-                limit(libc::RLIMIT_CPU, seconds)?;
+                // SIGXCPU at the limit (the soft one), SIGKILL a second
+                // later if the child survives it: with both equal the
+                // kernel sends SIGKILL alone.
+                limit(libc::RLIMIT_CPU, seconds, seconds.saturating_add(1))?;
             }
             Ok(())
         });
@@ -108,10 +111,22 @@ pub(super) fn start(start: &Start<'_>) -> io::Result<Running> {
     })
 }
 
-fn limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
+/// Sets a resource limit to `soft`, and its hard limit to `hard` or the
+/// current hard limit, whichever is lower (raising it needs privileges).
+/// Runs in the child between fork and exec: system calls only.
+fn limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid resource and a valid pointer to writable memory.
+    if unsafe { libc::getrlimit(resource, &mut current) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let hard = (hard as libc::rlim_t).min(current.rlim_max);
     let limit = libc::rlimit {
-        rlim_cur: value as libc::rlim_t,
-        rlim_max: value as libc::rlim_t,
+        rlim_cur: (soft as libc::rlim_t).min(hard),
+        rlim_max: hard,
     };
     // SAFETY: a valid resource and a valid pointer.
     if unsafe { libc::setrlimit(resource, &limit) } != 0 {

@@ -133,6 +133,10 @@ fn relay(kind: Kind, key: &str, p_port: u16, s_port: u16) {
     let mut host = TestHost::new(kind);
     host.attach_publisher(link.publisher().expect("publisher"));
     let source = host.source(&link);
+    // Connected to P and to S, then S's subscription known: a relay that
+    // said it was ready before its session to S was up lost its first
+    // messages once, under heavy load.
+    crate::support::wait_for("R: connected to P and S", LIMIT, || link.peers() >= 2);
     assert!(
         link.wait_for_subscribers(LIMIT).expect("matching"),
         "R: S subscribed"
