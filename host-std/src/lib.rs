@@ -26,7 +26,7 @@
 //! - `isolate`: run a plugin in a child process of its own (the `isolated`
 //!   module, Linux only).
 //! - `watch`: reload a plugin when its library file changes
-//!   ([`Host::watch`], [`loader::watch`]; the `notify` crate, which needs
+//!   (`Host::watch`, `loader::watch`; the `notify` crate, which needs
 //!   Rust 1.77).
 
 #![deny(unsafe_code)]

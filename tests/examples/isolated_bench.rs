@@ -282,9 +282,13 @@ fn throughput_in_process(library: &std::path::Path, messages: usize) -> f64 {
 }
 
 fn crash_to_first(library: &std::path::Path, crashes: usize, standby: bool) -> (f64, f64) {
-    let options = IsolateOptions::new()
-        .standby(standby)
-        .restart_intensity(u32::MAX, Duration::from_secs(1));
+    let options =
+        IsolateOptions::new()
+            .standby(standby)
+            .intensity(plugbus_core::lifecycle::Intensity::new(
+                u32::MAX,
+                Duration::from_secs(1),
+            ));
     let (plugin, handle) = spawn(library, options);
     let mut host = LocalHost::new();
     host.attach(plugin).expect("attach");

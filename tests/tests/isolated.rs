@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use plugbus_crash::Task;
 use plugbus_host_std::isolated::{IsolateError, IsolateOptions, Isolated, IsolatedHandle};
+use plugbus_host_std::lifecycle::{Backoff, Intensity, Restart};
 use plugbus_host_std::{AttachOptions, Exit, Flow, Host, Message, Plugin, Status};
 use plugbus_tests::dylib::{library, scratch_dir};
 
@@ -187,6 +188,74 @@ fn cpu_time_limit_kills_an_endless_loop() {
     assert_eq!(death.signal, Some(libc::SIGXCPU), "{death}");
 }
 
+/// The lanes' backoff applies to a child's restart: the next child handles
+/// nothing before the backoff has passed since the fatal message was sent.
+#[test]
+fn backoff_delays_a_restart() {
+    let dir = scratch_dir("isolated-backoff");
+    let log = dir.join("log");
+    let backoff = Duration::from_millis(300);
+    let host = Host::new();
+    let (_, handle) = host
+        .attach_isolated(
+            crash_library(),
+            &format!("log={}", log.display()),
+            options().backoff(Backoff::fixed(backoff)),
+        )
+        .expect("attach");
+    let start = Instant::now();
+    host.send(Task::Segfault(0)).expect("send");
+    host.send(Task::Record(1)).expect("send");
+    assert!(
+        handle.wait_acknowledged(1, Duration::from_secs(30)),
+        "isolated (std host): message 1 handled after the restart: {:?}",
+        handle.stats()
+    );
+    // A lower bound only: the restart waited at least the backoff.
+    assert!(
+        start.elapsed() >= backoff,
+        "isolated (std host): restarted after {:?}, before the backoff of {backoff:?}",
+        start.elapsed()
+    );
+    host.shutdown();
+    assert_eq!(finished(&log), [1]);
+    assert_eq!(handle.stats().restarts, 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The host's shutdown cuts a restart's backoff short, as for a lane: the
+/// next child starts at once and drains what was sent.
+#[test]
+fn shutdown_cuts_a_backoff_short() {
+    let dir = scratch_dir("isolated-backoff-shutdown");
+    let log = dir.join("log");
+    let host = Host::new();
+    let (_, handle) = host
+        .attach_isolated(
+            crash_library(),
+            &format!("log={}", log.display()),
+            options().backoff(Backoff::fixed(Duration::from_secs(600))),
+        )
+        .expect("attach");
+    host.send(Task::Segfault(0)).expect("send");
+    host.send(Task::Record(1)).expect("send");
+    wait_until("the first child's death", || {
+        handle.stats().last_death.is_some()
+    });
+    // The shutdown waits for the restarted child to drain; a backoff not
+    // cut short would hold it ten minutes, so it gets one.
+    let (done, shut) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(host.shutdown());
+    });
+    let reports = shut
+        .recv_timeout(Duration::from_secs(60))
+        .expect("isolated (std host): the shutdown did not cut the backoff short");
+    assert_eq!(reports[0].exit, Exit::Shutdown, "{reports:?}");
+    assert_eq!(finished(&log), [1], "the message sent after the crash");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn sigkill_from_outside_between_messages_loses_nothing() {
     let dir = scratch_dir("isolated-sigkill");
@@ -326,7 +395,7 @@ fn a_plugin_that_detaches_ends_its_lane() {
 #[test]
 fn without_restarts_a_death_ends_the_lane_as_a_panic() {
     let host = Host::new();
-    let options = options().restart(false);
+    let options = options().restart(Restart::Never);
     let (_, handle) = host
         .attach_isolated(crash_library(), "", options)
         .expect("attach");
@@ -346,7 +415,7 @@ fn without_restarts_a_death_ends_the_lane_as_a_panic() {
 #[test]
 fn restart_intensity_is_enforced() {
     let host = Host::new();
-    let options = options().restart_intensity(2, Duration::from_secs(60));
+    let options = options().intensity(Intensity::new(2, Duration::from_secs(60)));
     let (_, handle) = host
         .attach_isolated(crash_library(), "", options)
         .expect("attach");

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use plugbus_crash::Task;
 use plugbus_host_std::Host;
 use plugbus_host_std::isolated::IsolateOptions;
+use plugbus_host_std::lifecycle::Intensity;
 use plugbus_tests::dylib::library;
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_isolated-runner");
@@ -72,7 +73,7 @@ fn a_thousand_restarts_leak_nothing() {
     let (fds, shm, zombies_before) = (open_fds(), shm_entries(), zombies());
 
     let host = Host::new();
-    let options = options().restart_intensity(u32::MAX, Duration::from_secs(1));
+    let options = options().intensity(Intensity::new(u32::MAX, Duration::from_secs(1)));
     let (_, handle) = host
         .attach_isolated(library("plugbus_crash"), "", options)
         .expect("attach");

@@ -5,17 +5,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use plugbus_core::AttachOptions;
+use plugbus_core::lifecycle::{Backoff, Intensity, Restart};
 
 /// Options of [`Isolated::spawn`](super::Isolated::spawn).
 ///
 /// ```
 /// use std::time::Duration;
+/// use plugbus_core::lifecycle::{Backoff, Intensity};
 /// use plugbus_host_std::isolated::IsolateOptions;
 ///
 /// let options = IsolateOptions::new()
 ///     .runner("target/debug/my-runner")
 ///     .hang_deadline(Duration::from_secs(2))
-///     .restart_intensity(10, Duration::from_secs(60))
+///     .intensity(Intensity::new(10, Duration::from_secs(60)))
+///     .backoff(Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1)))
 ///     .memory_limit(512 << 20)
 ///     .cpu_time_limit(Duration::from_secs(3600));
 /// assert_eq!(options.get_hang_deadline(), Duration::from_secs(2));
@@ -26,10 +29,10 @@ pub struct IsolateOptions {
     pub(super) runner_args: Vec<OsString>,
     pub(super) hang_deadline: Duration,
     pub(super) start_timeout: Duration,
-    pub(super) restart: bool,
+    pub(super) restart: Restart,
     pub(super) standby: bool,
-    pub(super) restarts: u32,
-    pub(super) period: Duration,
+    pub(super) intensity: Intensity,
+    pub(super) backoff: Backoff,
     pub(super) ring_bytes: usize,
     pub(super) memory_limit: Option<u64>,
     pub(super) cpu_time_limit: Option<Duration>,
@@ -44,10 +47,10 @@ impl Default for IsolateOptions {
             runner_args: Vec::new(),
             hang_deadline: Duration::from_secs(5),
             start_timeout: Duration::from_secs(10),
-            restart: true,
+            restart: Restart::OnPanic,
             standby: true,
-            restarts: 5,
-            period: Duration::from_secs(10),
+            intensity: Intensity::default(),
+            backoff: Backoff::None,
             ring_bytes: 1 << 20,
             memory_limit: None,
             cpu_time_limit: None,
@@ -59,7 +62,8 @@ impl Default for IsolateOptions {
 
 impl IsolateOptions {
     /// The defaults: this program as the runner, a hang deadline of 5 s,
-    /// restarts at most 5 times in 10 s with a standby child ready, a 1 MiB
+    /// restarts after a death at most 5 times in 5 s (the lanes' default
+    /// intensity), at once, with a standby child ready, a 1 MiB
     /// ring, no resource limits.
     pub fn new() -> Self {
         IsolateOptions::default()
@@ -104,10 +108,15 @@ impl IsolateOptions {
         self
     }
 
-    /// Whether a child that died is replaced (default `true`). Without
-    /// restarts, the first death ends the plugin's lane as a panic would.
+    /// When a child that died is replaced, with the lanes' policy type
+    /// ([`AttachOptions::restart`] for a supervised in-process plugin): a
+    /// child's death (a signal, an abort, an exit, or killed as hung)
+    /// counts as a panic, so [`Restart::OnPanic`] (the default here) and
+    /// [`Restart::Always`] replace it, and with [`Restart::Never`] the first
+    /// death ends the plugin's lane as a panic would. A plugin that detaches
+    /// itself ends its lane under any policy.
     #[must_use]
-    pub fn restart(mut self, restart: bool) -> Self {
+    pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
         self
     }
@@ -123,12 +132,23 @@ impl IsolateOptions {
         self
     }
 
-    /// At most `restarts` restarts within any `period`; one more ends the
-    /// plugin's lane as a panic would. Default 5 in 10 s.
+    /// At most so many restarts within any period, as for a lane
+    /// ([`AttachOptions::intensity`]); one more death ends the plugin's
+    /// lane as a panic would. Default 5 in 5 s, the lanes' default.
     #[must_use]
-    pub fn restart_intensity(mut self, restarts: u32, period: Duration) -> Self {
-        self.restarts = restarts;
-        self.period = period;
+    pub fn intensity(mut self, intensity: Intensity) -> Self {
+        self.intensity = intensity;
+        self
+    }
+
+    /// How long to wait before each restart, as for a lane
+    /// ([`AttachOptions::backoff`]; the nth restart within the intensity
+    /// period waits `backoff.delay(n)`). Messages sent meanwhile wait in the
+    /// plugin's lane; the host's shutdown or a detach ends the wait at once.
+    /// Default: no wait.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
         self
     }
 
@@ -166,7 +186,9 @@ impl IsolateOptions {
 
     /// The options of the plugin's lane in the host (capacity, overflow
     /// policy, name), for `attach_isolated`: they apply to the proxy as to
-    /// any plugin.
+    /// any plugin. Their restart policy is not used: the child is restarted
+    /// per [`restart`](Self::restart), [`intensity`](Self::intensity) and
+    /// [`backoff`](Self::backoff), not the proxy.
     #[must_use]
     pub fn lane(mut self, options: AttachOptions) -> Self {
         self.lane = options;

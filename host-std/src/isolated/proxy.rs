@@ -12,6 +12,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use plugbus_core::ffi::PluginDescriptor;
+use plugbus_core::lifecycle::Restart;
 use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId, Status};
 use plugbus_wire::{self as wire, Header, Origin};
 use serde::Serialize;
@@ -553,6 +554,13 @@ impl Watcher {
             match self.after_death(code, signal, hung) {
                 Outcome::Done => return,
                 Outcome::Restart => {
+                    // The nth restart within the intensity period waits
+                    // as a lane's would.
+                    let nth = u32::try_from(self.restarts.len()).unwrap_or(u32::MAX);
+                    let delay = self.options.backoff.delay(nth);
+                    if !delay.is_zero() && !self.pause(delay) {
+                        return self.finish(None);
+                    }
                     let next = match self.promote() {
                         Some(standby) => Ok(standby),
                         None => self.start(true),
@@ -570,6 +578,34 @@ impl Watcher {
                     self.start_standby();
                 }
             }
+        }
+    }
+
+    /// Waits `delay` before a restart, or less if the lane closes (the next
+    /// child then drains what was sent at once, as a lane restarts without
+    /// waiting at shutdown). Returns false if the proxy was dropped.
+    fn pause(&self, delay: Duration) -> bool {
+        let control = self.shared.segment.control();
+        let until = Instant::now() + delay;
+        let mut watch = self.shared.watch();
+        loop {
+            if watch.stop {
+                return false;
+            }
+            // ORDERING: Relaxed: a flag polled while waiting; the child reads
+            // it itself with the ordering it needs.
+            if control.closing.load(Ordering::Relaxed) != 0 {
+                return true;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            watch = self
+                .shared
+                .changed
+                .wait_timeout(watch, left.min(Duration::from_millis(10)))
+                .map_or_else(|e| e.into_inner().0, |(guard, _)| guard);
         }
     }
 
@@ -658,13 +694,14 @@ impl Watcher {
         };
         let redelivered = count_frames(segment, next, write);
         let load_error = (code == Some(EXIT_LOAD)).then(|| segment.error());
-        let allowed = self.options.restart && self.may_restart();
+        let restarts = self.options.restart != Restart::Never;
+        let allowed = restarts && self.may_restart();
         let gave_up = (!allowed).then(|| {
             let mut reason = format!("isolated plugin `{}` {death}", self.shared.name);
             if let Some(error) = load_error {
                 reason.push_str(&format!(" (could not load: {error})"));
             }
-            reason.push_str(if self.options.restart {
+            reason.push_str(if restarts {
                 "; restart intensity exceeded"
             } else {
                 "; restarts are off"
@@ -712,11 +749,11 @@ impl Watcher {
         while self
             .restarts
             .front()
-            .is_some_and(|&at| now.duration_since(at) > self.options.period)
+            .is_some_and(|&at| now.duration_since(at) > self.options.intensity.period())
         {
             self.restarts.pop_front();
         }
-        if self.restarts.len() >= self.options.restarts as usize {
+        if self.restarts.len() >= self.options.intensity.restarts() as usize {
             return false;
         }
         self.restarts.push_back(now);
