@@ -180,7 +180,7 @@ fn mismatched_builds_are_described_and_checked() {
     assert_ne!(stale_fingerprint, command());
     let against = concat.display();
     let expected = format!(
-        "{}  compatible with {against}\n{}  not compatible with {against}: {fake} in plugin, {RUSTC_VERSION} in host\n{}  not compatible with {against}: message type `plugbus_commands::Command` (size {size}, align 8, fingerprint {stale_fingerprint:#018x}) in plugin, `plugbus_commands::Command` (size {size}, align 8, fingerprint {:#018x}) in host\n",
+        "{}  compatible with {against}\n{}  not compatible with {against}: {fake} in plugin, {RUSTC_VERSION} in host: rebuild the plugin with the host's compiler\n{}  not compatible with {against}: message type `plugbus_commands::Command` (size {size}, align 8, fingerprint {stale_fingerprint:#018x}) in plugin, `plugbus_commands::Command` (size {size}, align 8, fingerprint {:#018x}) in host: a plugin for other messages, or built against another version of the message crate (rebuild it against the host's)\n",
         command_plugin(&concat, "plugbus-concat", "plugbus_concat", command()),
         command_plugin(&other_rustc, "plugbus-concat", "plugbus_concat", command())
             .replace(RUSTC_VERSION, fake),

@@ -57,7 +57,7 @@ fn a_library_whose_initialiser_aborts_is_refused_before_it_is_mapped() {
         Err(error @ LoadError::RustcVersion { .. }) => assert_eq!(
             error.to_string(),
             format!(
-                "cannot load plugin `{}`: {fake_rustc} in plugin, {RUSTC_VERSION} in host",
+                "cannot load plugin `{}`: {fake_rustc} in plugin, {RUSTC_VERSION} in host: rebuild the plugin with the host's compiler",
                 path.display()
             )
         ),

@@ -33,6 +33,8 @@ fn a_directory_gives_one_result_per_entry() {
     for plugin in ["plugbus_concat", "plugbus_debug"] {
         fs::copy(library(plugin), dir.join(library_file_name(plugin))).unwrap();
     }
+    // A renamed build: loaded under the crate name its descriptor gives.
+    fs::copy(library("plugbus_debug"), dir.join("librenamed.so")).unwrap();
     fs::write(dir.join("notes.txt"), "not a plugin\n").unwrap();
     fs::copy(c_library(), dir.join("libc.so.6")).unwrap();
     let fault = fs::read(library("plugbus_fault")).unwrap();
@@ -57,6 +59,7 @@ fn a_directory_gives_one_result_per_entry() {
             "libplugbus_concat.so",
             "libplugbus_debug.so",
             "libplugbus_fault.so",
+            "librenamed.so",
             "nested",
             "notes.txt"
         ]
@@ -84,6 +87,7 @@ fn a_directory_gives_one_result_per_entry() {
                 fault.len(),
                 fault.len() / 2
             ),
+            String::from("plugin debug"),
             String::from("it is a directory, not a regular file"),
             String::from("not a loadable library: it is a text file, not a shared library"),
         ]
@@ -93,6 +97,7 @@ fn a_directory_gives_one_result_per_entry() {
         "",
         "",
         "Truncated",
+        "",
         "NotRegularFile",
         "NotLoadable",
     ]) {

@@ -251,7 +251,7 @@ fn every_bad_input_is_a_typed_error_in_one_process() {
         Err(error @ LoadError::RustcVersion { .. }) => assert_eq!(
             error.to_string(),
             format!(
-                "cannot load plugin `{}`: {fake_rustc} in plugin, {RUSTC_VERSION} in host",
+                "cannot load plugin `{}`: {fake_rustc} in plugin, {RUSTC_VERSION} in host: rebuild the plugin with the host's compiler",
                 rustc.display()
             )
         ),

@@ -295,20 +295,32 @@ impl fmt::Display for Reason<'_> {
                 "bad descriptor magic: {found:02x?} in plugin, {MAGIC:02x?} in host"
             ),
             LoadError::AbiVersion { plugin, host, .. } => {
-                write!(f, "plugbus ABI version {plugin} in plugin, {host} in host")
+                write!(
+                    f,
+                    "plugbus ABI version {plugin} in plugin, {host} in host: rebuild the plugin against the host's plugbus-core"
+                )
             }
             LoadError::DescriptorSize { plugin, host, .. } => write!(
                 f,
-                "descriptor of {plugin} bytes in plugin, {host} bytes in host"
+                "descriptor of {plugin} bytes in plugin, {host} bytes in host: rebuild the plugin against the host's plugbus-core"
             ),
             LoadError::RustcVersion { plugin, host, .. } => {
-                write!(f, "{plugin} in plugin, {host} in host")
+                write!(
+                    f,
+                    "{plugin} in plugin, {host} in host: rebuild the plugin with the host's compiler"
+                )
             }
             LoadError::CoreVersion { plugin, host, .. } => {
-                write!(f, "plugbus-core {plugin} in plugin, {host} in host")
+                write!(
+                    f,
+                    "plugbus-core {plugin} in plugin, {host} in host: rebuild the plugin against the host's plugbus-core"
+                )
             }
             LoadError::MessageType { plugin, host, .. } => {
-                write!(f, "message type {plugin} in plugin, {host} in host")
+                write!(
+                    f,
+                    "message type {plugin} in plugin, {host} in host: a plugin for other messages, or built against another version of the message crate (rebuild it against the host's)"
+                )
             }
             LoadError::Permissions {
                 place,

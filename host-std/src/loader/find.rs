@@ -155,7 +155,9 @@ pub type DirEntry<M> = (PathBuf, Result<DynamicPlugin<M>, LoadError>);
 /// subdirectory, a text file, a library without a plugbus descriptor, a
 /// truncated or incompatible build). One bad file never stops the others.
 /// Each file's crate name comes from its own file name
-/// ([`LoadOptions::crate_name`] is ignored here).
+/// ([`LoadOptions::crate_name`] is ignored here); a renamed file, whose
+/// descriptor names another crate, is loaded under that crate's name (its
+/// descriptor is checked as any other).
 ///
 /// # Safety
 /// As [`load`](super::load), for every file in the directory: the caller
@@ -206,7 +208,19 @@ pub unsafe fn load_dir<M: Fingerprint + Send + Sync + 'static>(
         .into_iter()
         .map(|path| {
             // SAFETY: the caller's promise, for every file in `dir`.
-            let plugin = unsafe { load_with::<M>(&path, config, &options) };
+            let plugin = match unsafe { load_with::<M>(&path, config, &options) } {
+                // Renamed: load it as the crate it says it is.
+                Err(LoadError::NoDescriptor {
+                    exported: Some(name),
+                    ..
+                }) => {
+                    let mut renamed = options.clone();
+                    renamed.crate_name = Some(name);
+                    // SAFETY: as above.
+                    unsafe { load_with::<M>(&path, config, &renamed) }
+                }
+                other => other,
+            };
             (path, plugin)
         })
         .collect())
