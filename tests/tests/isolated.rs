@@ -53,6 +53,30 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A thread host with the crash plugin isolated, logging what it finished
+/// to a file in a scratch directory of its own.
+struct Logged {
+    dir: PathBuf,
+    log: PathBuf,
+    host: Host<Task>,
+    handle: IsolatedHandle,
+}
+
+fn logged(name: &str, options: IsolateOptions) -> Logged {
+    let dir = scratch_dir(name);
+    let log = dir.join("log");
+    let host = Host::new();
+    let (_, handle) = host
+        .attach_isolated(crash_library(), &format!("log={}", log.display()), options)
+        .unwrap_or_else(|e| panic!("isolated (std host), {name}: attach: {e}"));
+    Logged {
+        dir,
+        log,
+        host,
+        handle,
+    }
+}
+
 /// Counts what an in-process plugin beside the isolated one saw.
 struct Beside(std::sync::Arc<std::sync::atomic::AtomicU64>);
 
@@ -192,17 +216,16 @@ fn cpu_time_limit_kills_an_endless_loop() {
 /// nothing before the backoff has passed since the fatal message was sent.
 #[test]
 fn backoff_delays_a_restart() {
-    let dir = scratch_dir("isolated-backoff");
-    let log = dir.join("log");
     let backoff = Duration::from_millis(300);
-    let host = Host::new();
-    let (_, handle) = host
-        .attach_isolated(
-            crash_library(),
-            &format!("log={}", log.display()),
-            options().backoff(Backoff::fixed(backoff)),
-        )
-        .expect("attach");
+    let Logged {
+        dir,
+        log,
+        host,
+        handle,
+    } = logged(
+        "isolated-backoff",
+        options().backoff(Backoff::fixed(backoff)),
+    );
     let start = Instant::now();
     host.send(Task::Segfault(0)).expect("send");
     host.send(Task::Record(1)).expect("send");
@@ -227,16 +250,15 @@ fn backoff_delays_a_restart() {
 /// next child starts at once and drains what was sent.
 #[test]
 fn shutdown_cuts_a_backoff_short() {
-    let dir = scratch_dir("isolated-backoff-shutdown");
-    let log = dir.join("log");
-    let host = Host::new();
-    let (_, handle) = host
-        .attach_isolated(
-            crash_library(),
-            &format!("log={}", log.display()),
-            options().backoff(Backoff::fixed(Duration::from_secs(600))),
-        )
-        .expect("attach");
+    let Logged {
+        dir,
+        log,
+        host,
+        handle,
+    } = logged(
+        "isolated-backoff-shutdown",
+        options().backoff(Backoff::fixed(Duration::from_secs(600))),
+    );
     host.send(Task::Segfault(0)).expect("send");
     host.send(Task::Record(1)).expect("send");
     wait_until("the first child's death", || {
@@ -258,16 +280,12 @@ fn shutdown_cuts_a_backoff_short() {
 
 #[test]
 fn sigkill_from_outside_between_messages_loses_nothing() {
-    let dir = scratch_dir("isolated-sigkill");
-    let log = dir.join("log");
-    let host = Host::new();
-    let (_, handle) = host
-        .attach_isolated(
-            crash_library(),
-            &format!("log={}", log.display()),
-            options(),
-        )
-        .expect("attach isolated");
+    let Logged {
+        dir,
+        log,
+        host,
+        handle,
+    } = logged("isolated-sigkill", options());
     for n in 0..10 {
         host.send(Task::Record(n)).expect("send");
     }
