@@ -586,7 +586,8 @@ impl Watcher {
     /// waiting at shutdown). Returns false if the proxy was dropped.
     fn pause(&self, delay: Duration) -> bool {
         let control = self.shared.segment.control();
-        let until = Instant::now() + delay;
+        // A delay past what `Instant` can hold waits for the close.
+        let until = Instant::now().checked_add(delay);
         let mut watch = self.shared.watch();
         loop {
             if watch.stop {
@@ -597,14 +598,15 @@ impl Watcher {
             if control.closing.load(Ordering::Relaxed) != 0 {
                 return true;
             }
-            let left = until.saturating_duration_since(Instant::now());
+            let slice = Duration::from_millis(10);
+            let left = until.map_or(slice, |t| t.saturating_duration_since(Instant::now()));
             if left.is_zero() {
                 return true;
             }
             watch = self
                 .shared
                 .changed
-                .wait_timeout(watch, left.min(Duration::from_millis(10)))
+                .wait_timeout(watch, left.min(slice))
                 .map_or_else(|e| e.into_inner().0, |(guard, _)| guard);
         }
     }
