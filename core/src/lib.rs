@@ -45,6 +45,10 @@
 //!   giving up; see [`lifecycle::Event`]) through the `tracing` facade as
 //!   the lane records them, target `plugbus`, fields `plugin`, `id` and
 //!   `event`; `no_std` too. The std-based hosts turn it on with theirs.
+//! - `crossing` (implies `std`): `Serialize`/`Deserialize` for
+//!   [`ask::Request`] and [`Outbox`], so a plugin in another process
+//!   answers and replies as in process; see [`crossing`] (plugbus-host-std's
+//!   isolated plugins turn it on).
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -54,6 +58,8 @@ extern crate alloc;
 
 pub mod ask;
 mod async_plugin;
+#[cfg(feature = "crossing")]
+pub mod crossing;
 mod dispatch;
 mod error;
 pub mod ffi;

@@ -391,3 +391,88 @@ impl<R> fmt::Debug for Recv<'_, R> {
         f.write_str("Recv")
     }
 }
+
+/// Outboxes decoded on the far side of a process boundary (feature
+/// `crossing`, see [`crate::crossing`]): the same `Outbox`, whose functions
+/// send each reply encoded through the runner's [`ChildEnd`] instead of
+/// queueing it.
+#[cfg(feature = "crossing")]
+mod remote {
+    use alloc::sync::Arc;
+    use core::ffi::c_void;
+    use core::marker::PhantomData;
+    use core::ptr;
+
+    use serde::Serialize;
+
+    use super::Outbox;
+    use crate::crossing::ChildEnd;
+    use crate::message::{ImageOwner, Message};
+
+    extern crate std;
+
+    /// The queue behind a decoded outbox: the host's number for it.
+    struct Remote {
+        number: u32,
+        end: Arc<dyn ChildEnd>,
+    }
+
+    impl<R> Outbox<R> {
+        /// The queue's identity, the same for every clone.
+        pub(crate) fn key(&self) -> usize {
+            self.ctx.addr()
+        }
+    }
+
+    impl<R: Serialize + Send + Sync + 'static> Outbox<R> {
+        /// An outbox sending to the host's outbox `number` through `end`.
+        pub(crate) fn remote(number: u32, end: Arc<dyn ChildEnd>) -> Outbox<R> {
+            Outbox {
+                ctx: Arc::into_raw(Arc::new(Remote { number, end })).cast(),
+                push: push::<R>,
+                retain,
+                release,
+                _marker: PhantomData,
+            }
+        }
+    }
+
+    /// Encodes and sends the `Message<R>` behind `message`, taking it if
+    /// sent.
+    ///
+    /// # Safety
+    /// `ctx` is a live `Remote` from `Arc::into_raw`; `message` points to a
+    /// `Message<R>` that this call takes only when it returns true.
+    unsafe extern "C" fn push<R: Serialize>(ctx: *const c_void, message: *mut c_void) -> bool {
+        // SAFETY: the caller holds a handle, so the queue is alive.
+        let remote = unsafe { &*ctx.cast::<Remote>() };
+        // SAFETY: a live `Message<R>` by the caller's contract; only read.
+        let value = unsafe { &*message.cast::<Message<R>>() };
+        let sent = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            postcard::to_allocvec(&**value)
+                .is_ok_and(|bytes| remote.end.reply(remote.number, &bytes))
+        }))
+        .unwrap_or(false);
+        if sent {
+            // SAFETY: sent: the caller gives the envelope up (true below).
+            drop(unsafe { ptr::read(message.cast::<Message<R>>()) });
+        }
+        sent
+    }
+
+    /// # Safety
+    /// `ctx` is a live `Remote` from `Arc::into_raw`.
+    unsafe extern "C" fn retain(ctx: *const c_void) {
+        // SAFETY: the caller holds a handle.
+        unsafe { Arc::increment_strong_count(ctx.cast::<Remote>()) }
+    }
+
+    /// # Safety
+    /// `ctx` is a `Remote` from `Arc::into_raw` whose handle the caller
+    /// gives up.
+    unsafe extern "C" fn release(ctx: *const c_void) -> *const ImageOwner {
+        // SAFETY: the caller's handle, given up.
+        unsafe { Arc::decrement_strong_count(ctx.cast::<Remote>()) };
+        ptr::null()
+    }
+}

@@ -80,6 +80,8 @@
 
 mod answers;
 mod asking;
+#[cfg(feature = "crossing")]
+pub(crate) mod remote;
 mod reply;
 mod request;
 

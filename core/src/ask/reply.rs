@@ -79,32 +79,33 @@ pub(crate) enum Delivery<'a> {
 /// The start of a reply object: its creator's functions.
 #[repr(C)]
 pub(crate) struct Hook {
-    vtable: &'static VTable,
+    pub(super) vtable: &'static VTable,
 }
 
 /// A reply object's functions, all compiled into the binary that made it.
 /// `plugin` is a [`PluginId`] as a number.
 #[repr(C)]
-struct VTable {
+pub(super) struct VTable {
     /// Takes the `Message<A>` behind `answer` if it returns
     /// [`Code::TAKEN`]; otherwise leaves it to the caller.
-    answer: unsafe extern "C" fn(hook: *const Hook, plugin: u64, answer: *mut c_void) -> u8,
+    pub(super) answer:
+        unsafe extern "C" fn(hook: *const Hook, plugin: u64, answer: *mut c_void) -> u8,
     /// A responder of `plugin` was made; returns whether it counts (the
     /// slot was still open).
-    defer: unsafe extern "C" fn(hook: *const Hook, plugin: u64) -> bool,
+    pub(super) defer: unsafe extern "C" fn(hook: *const Hook, plugin: u64) -> bool,
     /// A responder that counted is gone.
-    undefer: unsafe extern "C" fn(hook: *const Hook, plugin: u64),
+    pub(super) undefer: unsafe extern "C" fn(hook: *const Hook, plugin: u64),
     /// `plugin`'s lane is done with the question: [`Code`] `HANDLED`,
     /// `FILTERED` or `PANICKED`, with the panic's message in `text`.
-    delivered:
+    pub(super) delivered:
         unsafe extern "C" fn(hook: *const Hook, plugin: u64, code: u8, text: *const u8, len: usize),
-    retain: unsafe extern "C" fn(hook: *const Hook),
-    release: unsafe extern "C" fn(hook: *const Hook),
+    pub(super) retain: unsafe extern "C" fn(hook: *const Hook),
+    pub(super) release: unsafe extern "C" fn(hook: *const Hook),
     /// `retain` for the question's envelope, counting it as live.
-    hold: unsafe extern "C" fn(hook: *const Hook),
+    pub(super) hold: unsafe extern "C" fn(hook: *const Hook),
     /// `release` for the question's envelope; returns the image owner that
     /// `hold` retained for it, for the caller to release last.
-    unhold: unsafe extern "C" fn(hook: *const Hook) -> *const ImageOwner,
+    pub(super) unhold: unsafe extern "C" fn(hook: *const Hook) -> *const ImageOwner,
 }
 
 /// Question envelopes alive in this binary (see the module's docs).
