@@ -104,8 +104,9 @@ extern crate std;
 pub type AnswerFn = Box<dyn FnOnce(Option<&[u8]>) + Send>;
 
 /// What the host end keeps for one outbox: queues an encoded reply,
-/// returning false if it could not (the queue was full, counted there, or
-/// the bytes did not decode).
+/// returning false if the bytes did not decode. (A full queue refuses the
+/// reply and counts it in [`Replies::dropped`](crate::Replies::dropped),
+/// as for a plugin in process; that returns true.)
 pub type ReplyFn = Box<dyn Fn(&[u8]) -> bool + Send + Sync>;
 
 /// The host's side of a crossing: it keeps the reply paths of the messages
@@ -294,7 +295,9 @@ where
         let number = end.outbox(self.key(), &mut || {
             let outbox = self.clone();
             Box::new(move |bytes| {
-                postcard::from_bytes::<R>(bytes).is_ok_and(|value| outbox.send(value).is_ok())
+                postcard::from_bytes::<R>(bytes)
+                    .map(|value| drop(outbox.send(value)))
+                    .is_ok()
             })
         });
         number.serialize(serializer)

@@ -623,3 +623,80 @@ fn waiting_for_acknowledgements_ends_in_time() {
     assert!(started.elapsed() >= Duration::from_millis(50));
     host.shutdown();
 }
+
+/// A thread host with the crash plugin isolated (no log) and its id.
+fn isolated_host(
+    options: IsolateOptions,
+) -> (Host<Task>, plugbus_host_std::PluginId, IsolatedHandle) {
+    let host = Host::new();
+    let (id, handle) = host
+        .attach_isolated(crash_library(), "", options)
+        .unwrap_or_else(|e| panic!("isolated (std host): attach: {e}"));
+    (host, id, handle)
+}
+
+const ASKED: Duration = Duration::from_secs(20);
+
+#[test]
+fn questions_are_answered_from_the_child() {
+    let (host, id, handle) = isolated_host(options());
+    host.send(Task::Record(0)).expect("send");
+    let answers = host.ask(|r| Task::Ask(1, r), 21, ASKED).expect("ask");
+    assert_eq!(answers.get(id), Some(&42), "answered: {answers:?}");
+    assert!(answers.is_complete(), "{answers:?}");
+    let answers = host.ask(|r| Task::AskLater(2, r), 5, ASKED).expect("ask");
+    assert_eq!(answers.get(id), Some(&10), "answered later: {answers:?}");
+    let started = Instant::now();
+    let answers = host.ask(|r| Task::Decline(3, r), 5, ASKED).expect("ask");
+    assert_eq!(answers.declined(), [id], "declined: {answers:?}");
+    assert!(answers.timed_out().is_empty(), "{answers:?}");
+    assert!(
+        started.elapsed() < ASKED,
+        "a declined question ends the wait before the timeout"
+    );
+    host.shutdown();
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.bad_replies, stats.replies_refused),
+        (0, 0),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_child_that_dies_holding_a_question_declines_it() {
+    let (host, id, handle) = isolated_host(options());
+    let answers = host
+        .ask(|r| Task::AskThenAbort(0, r), 1, ASKED)
+        .expect("ask");
+    assert_eq!(answers.declined(), [id], "{answers:?}");
+    assert!(answers.timed_out().is_empty(), "{answers:?}");
+    // The restarted child answers the next one.
+    let answers = host.ask(|r| Task::Ask(1, r), 4, ASKED).expect("ask");
+    assert_eq!(answers.get(id), Some(&8), "{answers:?}");
+    host.shutdown();
+    let stats = handle.stats();
+    assert_eq!((stats.restarts, stats.dead_lettered), (1, 1), "{stats:?}");
+}
+
+#[test]
+fn an_outbox_gets_the_childs_replies_up_to_its_death() {
+    let (host, _, handle) = isolated_host(options());
+    let (tx, replies) = plugbus_core::outbox::<u64>(64);
+    host.send(Task::ReplyTo(0, tx)).expect("send");
+    for n in 1..=5 {
+        host.send(Task::Record(n)).expect("send");
+    }
+    // The plugin replies with each number before it handles the message,
+    // so the fatal message's number arrives too; the restarted instance
+    // never had the outbox (as an in-process restart).
+    host.send(Task::Segfault(6)).expect("send");
+    host.send(Task::Record(7)).expect("send");
+    host.shutdown();
+    let got: Vec<u64> = replies.drain().iter().map(|m| **m).collect();
+    assert_eq!(got, [0, 1, 2, 3, 4, 5, 6], "{:?}", handle.stats());
+    assert_eq!(handle.stats().restarts, 1);
+    // Every handle on the queue is gone with the lane: no reply can come.
+    let ended = futures_lite::future::block_on(replies.recv());
+    assert!(ended.is_none());
+}

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use std::sync::{Arc, Mutex, PoisonError};
+
+use plugbus_core::crossing::{self, ChildEnd};
 use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId};
 use serde::de::DeserializeOwned;
 
@@ -118,6 +121,7 @@ where
             return EXIT_PROTOCOL;
         }
     };
+    let segment = Arc::new(segment);
     let mut options = LoadOptions::new();
     if let Some(name) = arguments.crate_name {
         options = options.crate_name(name);
@@ -151,7 +155,77 @@ where
             return EXIT_ORPHAN;
         }
     }
-    run(&segment, plugin, arguments.host)
+    let end: Arc<dyn ChildEnd> = Arc::new(Replies {
+        segment: Arc::clone(&segment),
+        // ORDERING: Acquire: the last child's published position (the host
+        // made this child active after reaping it).
+        write: Mutex::new(control.reply_write.load(Ordering::Acquire)),
+        host: arguments.host,
+    });
+    run(&segment, plugin, arguments.host, &end)
+}
+
+/// The child's end of the reply ring: what the plugin's outboxes and
+/// questions send through (see `shm`).
+struct Replies {
+    segment: Arc<Segment>,
+    /// The position after the last reply written; the lock makes this
+    /// process's threads one writer.
+    write: Mutex<u64>,
+    host: u32,
+}
+
+impl Replies {
+    /// Writes one reply; if the ring has no room, waits for it when `wait`
+    /// (answers must not be lost), else counts it refused. False if it was
+    /// not written.
+    fn send(&self, kind: u32, number: u64, bytes: &[u8], wait: bool) -> bool {
+        let control = self.segment.control();
+        if bytes.len() > Segment::max_reply() {
+            control.replies_refused.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let mut write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let fits = || {
+            // ORDERING: SeqCst: the sleeper's re-check in the handshake
+            // (`shm`), against the host's publication of `reply_read`.
+            Segment::reply_fits(
+                *write,
+                bytes.len(),
+                control.reply_read.load(Ordering::SeqCst),
+            )
+        };
+        let (end, mut room) = fits();
+        while !room {
+            if !wait || !host_alive(self.host) {
+                control.replies_refused.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            shm::sleep_unless(&control.reply_room, Duration::from_millis(1), || fits().1);
+            room = fits().1;
+        }
+        // SAFETY: one writer (the lock), the length is checked above, and
+        // `reply_fits` found the bytes up to `end` free.
+        unsafe { self.segment.write_reply(*write, kind, number, bytes) };
+        *write = end;
+        shm::publish_and_ring(&control.reply_write, end, &control.reply_bell);
+        true
+    }
+}
+
+impl ChildEnd for Replies {
+    fn reply(&self, outbox: u32, reply: &[u8]) -> bool {
+        self.send(shm::REPLY, u64::from(outbox), reply, false)
+    }
+
+    fn answer(&self, question: u64, answer: Option<&[u8]>) {
+        let sent = answer.is_some_and(|bytes| self.send(shm::ANSWER, question, bytes, true));
+        if !sent {
+            // No answer, or one too long for the ring: the host must stop
+            // waiting either way.
+            self.send(shm::DECLINE, question, &[], true);
+        }
+    }
 }
 
 /// The error and its sources on one line, for the host's error.
@@ -166,7 +240,7 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn run<M, P>(segment: &Segment, mut plugin: P, host: u32) -> i32
+fn run<M, P>(segment: &Segment, mut plugin: P, host: u32, end: &Arc<dyn ChildEnd>) -> i32
 where
     M: DeserializeOwned + Send + Sync + 'static,
     P: Plugin<M>,
@@ -204,7 +278,8 @@ where
         // ORDERING: Release; the host reads it after this process ended
         // (or in its room check, where only the position matters).
         control.progress.store(pos | BUSY, Ordering::Release);
-        let value = match plugbus_wire::decode::<M>(bytes) {
+        let (decoded, questions) = crossing::decode_with(end, || plugbus_wire::decode::<M>(bytes));
+        let value = match decoded {
             Ok(plugbus_wire::Frame::Message(_, value)) => value,
             Ok(plugbus_wire::Frame::End(header)) => {
                 eprintln!("plugbus isolated child: unexpected end frame ({header})");
@@ -223,6 +298,9 @@ where
         } else {
             Flow::Continue
         };
+        // Questions the plugin neither answered nor deferred are refused
+        // now, before the acknowledgement below, as a lane reports them.
+        questions.delivered();
         drop(message);
         // ORDERING: Release, then the count: the host's room check reads
         // `progress` with Acquire; `handled` is a statistic.

@@ -1,16 +1,17 @@
 //! The host's side: a plugin that forwards its lane's messages to a child
 //! process, and the watcher thread that starts, watches and restarts it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use plugbus_core::crossing::{self, AnswerFn, HostEnd, ReplyFn};
 use plugbus_core::ffi::PluginDescriptor;
 use plugbus_core::lifecycle::Restart;
 use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId, Status};
@@ -63,6 +64,10 @@ const GAVE_UP: u8 = 2;
 pub struct Isolated<M> {
     shared: Arc<Shared>,
     watcher: Option<JoinHandle<()>>,
+    /// The thread that reads the child's replies.
+    replier: Option<JoinHandle<()>>,
+    /// The reply paths of the messages encoded (`Shared::crossings`).
+    end: Arc<dyn HostEnd>,
     buffer: Vec<u8>,
     origin: Origin,
     sequence: u64,
@@ -84,8 +89,91 @@ struct Shared {
     forwarded: AtomicU64,
     oversized: AtomicU64,
     unencodable: AtomicU64,
+    bad_replies: AtomicU64,
+    /// The reply thread stops (the proxy is dropped).
+    replies_stop: AtomicBool,
+    crossings: Mutex<Crossings>,
     watch: Mutex<Watch>,
     changed: Condvar,
+}
+
+/// The reply paths of the messages forwarded: the requests and outboxes
+/// they carried (see `plugbus_core::crossing`). Its lock also makes the
+/// reply thread and the watcher one reader of the reply ring.
+#[derive(Default)]
+struct Crossings {
+    /// The plugin's id, from `on_attach`.
+    plugin: u64,
+    next_question: u64,
+    /// Questions not answered yet, with the position of the frame that
+    /// carried them.
+    questions: HashMap<u64, (u64, AnswerFn)>,
+    outboxes: Vec<(usize, ReplyFn)>,
+    /// The position of the frame being encoded, and the questions it
+    /// carries so far (refused if it is not sent).
+    encoding_at: u64,
+    encoding: Vec<u64>,
+}
+
+impl Crossings {
+    /// Refuses the questions of frames before `position`: the child that
+    /// had them died (after its replies were read).
+    fn decline_before(&mut self, position: u64) {
+        let given: Vec<u64> = self
+            .questions
+            .iter()
+            .filter(|(_, (at, _))| *at < position)
+            .map(|(&number, _)| number)
+            .collect();
+        for number in given {
+            if let Some((_, answer)) = self.questions.remove(&number) {
+                answer(None);
+            }
+        }
+    }
+
+    /// The lane ends: nothing more can answer or reply.
+    fn close(&mut self) {
+        self.decline_before(u64::MAX);
+        self.outboxes.clear();
+    }
+
+    /// The frame being encoded is not sent: refuses its questions.
+    fn abort(&mut self) {
+        for number in std::mem::take(&mut self.encoding) {
+            if let Some((_, answer)) = self.questions.remove(&number) {
+                answer(None);
+            }
+        }
+    }
+}
+
+/// The host end the proxy encodes with.
+struct Ends(Arc<Shared>);
+
+impl HostEnd for Ends {
+    fn plugin(&self) -> PluginId {
+        PluginId::from_raw(self.0.crossings().plugin)
+    }
+
+    fn question(&self, answer: AnswerFn) -> u64 {
+        let mut crossings = self.0.crossings();
+        let number = crossings.next_question;
+        crossings.next_question += 1;
+        let at = crossings.encoding_at;
+        crossings.questions.insert(number, (at, answer));
+        crossings.encoding.push(number);
+        number
+    }
+
+    fn outbox(&self, key: usize, make: &mut dyn FnMut() -> ReplyFn) -> u32 {
+        let mut crossings = self.0.crossings();
+        if let Some(at) = crossings.outboxes.iter().position(|(k, _)| *k == key) {
+            return at as u32;
+        }
+        crossings.outboxes.push((key, make()));
+        (crossings.outboxes.len() - 1) as u32
+    }
 }
 
 struct Watch {
@@ -103,11 +191,69 @@ impl Shared {
         self.watch.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn crossings(&self) -> MutexGuard<'_, Crossings> {
+        self.crossings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads every reply the child published and passes each on: to its
+    /// outbox, or to the asker. Returns the crossings, still locked, so
+    /// the caller can refuse questions knowing no reply is left unread.
+    fn read_replies(&self) -> MutexGuard<'_, Crossings> {
+        let mut crossings = self.crossings();
+        let control = self.segment.control();
+        // ORDERING: Relaxed: only this reader (under the lock) stores it.
+        let mut read = control.reply_read.load(Ordering::Relaxed);
+        // ORDERING: Acquire pairs with the child's publication: the bytes
+        // before it are visible.
+        let write = control.reply_write.load(Ordering::Acquire);
+        if read == write {
+            return crossings;
+        }
+        while read < write {
+            let Some((kind, number, bytes, next)) = self.segment.read_reply(read, write) else {
+                // Not a reply: a child breaking the protocol. What is left
+                // up to its position is skipped.
+                self.bad_replies.fetch_add(1, Ordering::Relaxed);
+                break;
+            };
+            read = next;
+            let known = match kind {
+                shm::REPLY => usize::try_from(number)
+                    .ok()
+                    .and_then(|at| crossings.outboxes.get(at))
+                    .is_some_and(|(_, reply)| reply(&bytes)),
+                shm::ANSWER | shm::DECLINE => match crossings.questions.remove(&number) {
+                    Some((_, answer)) => {
+                        answer((kind == shm::ANSWER).then_some(&bytes[..]));
+                        true
+                    }
+                    None => false,
+                },
+                _ => false,
+            };
+            if !known {
+                self.bad_replies.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // A child that moved its position back, or past the ring, is
+        // caught up with (what it claims is there was refused above).
+        shm::publish_and_ring(&control.reply_read, write, &control.reply_room);
+        crossings
+    }
+
     fn stats(&self) -> IsolatedStats {
         let mut stats = self.watch().stats.clone();
         stats.forwarded = self.forwarded.load(Ordering::Relaxed);
         stats.oversized = self.oversized.load(Ordering::Relaxed);
         stats.unencodable = self.unencodable.load(Ordering::Relaxed);
+        stats.bad_replies = self.bad_replies.load(Ordering::Relaxed);
+        stats.replies_refused = self
+            .segment
+            .control()
+            .replies_refused
+            .load(Ordering::Relaxed);
         stats.acknowledged = self.segment.control().handled.load(Ordering::Relaxed);
         stats
     }
@@ -161,6 +307,9 @@ impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
             forwarded: AtomicU64::new(0),
             oversized: AtomicU64::new(0),
             unencodable: AtomicU64::new(0),
+            bad_replies: AtomicU64::new(0),
+            replies_stop: AtomicBool::new(false),
+            crossings: Mutex::new(Crossings::default()),
             watch: Mutex::new(Watch {
                 stats: IsolatedStats::default(),
                 gave_up: None,
@@ -187,15 +336,25 @@ impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
         let outcome = first
             .recv()
             .unwrap_or_else(|_| Err(IsolateError::Child("the watcher thread ended".into())));
-        let isolated = Isolated {
+        let end: Arc<dyn HostEnd> = Arc::new(Ends(Arc::clone(&shared)));
+        let mut isolated = Isolated {
             shared,
             watcher: Some(watcher),
+            replier: None,
+            end,
             buffer: Vec::new(),
             origin: Origin::random(),
             sequence: 0,
             _message: PhantomData,
         };
-        outcome.map(|()| isolated)
+        outcome?;
+        let shared = Arc::clone(&isolated.shared);
+        let replier = thread::Builder::new()
+            .name(format!("plugbus-replies-{}", shared.name))
+            .spawn(move || read_replies_until_stopped(&shared))
+            .map_err(IsolateError::Spawn)?;
+        isolated.replier = Some(replier);
+        Ok(isolated)
     }
 }
 
@@ -253,20 +412,32 @@ impl<M: Serialize + Send + Sync + 'static> Plugin<M> for Isolated<M> {
             origin: self.origin,
             sequence: self.sequence,
         };
-        if wire::encode(header, &**message, &mut self.buffer).is_err() {
-            self.shared.unencodable.fetch_add(1, Ordering::Relaxed);
-            return Flow::Continue;
-        }
         let segment = &self.shared.segment;
-        if self.buffer.len() > segment.max_frame() {
-            self.shared.oversized.fetch_add(1, Ordering::Relaxed);
-            return Flow::Continue;
-        }
         let control = segment.control();
         // ORDERING: Relaxed: this lane is the only writer of `write`.
         let write = control.write.load(Ordering::Relaxed);
+        {
+            let mut crossings = self.shared.crossings();
+            crossings.encoding_at = write;
+            crossings.encoding.clear();
+        }
+        // Requests and outboxes in the message leave their reply paths
+        // with `Shared::crossings`, under the frame's position.
+        let buffer = &mut self.buffer;
+        let encoded = crossing::encode_with(&self.end, || wire::encode(header, &**message, buffer));
+        if encoded.is_err() {
+            self.shared.crossings().abort();
+            self.shared.unencodable.fetch_add(1, Ordering::Relaxed);
+            return Flow::Continue;
+        }
+        if self.buffer.len() > segment.max_frame() {
+            self.shared.crossings().abort();
+            self.shared.oversized.fetch_add(1, Ordering::Relaxed);
+            return Flow::Continue;
+        }
         let (_, end) = segment.place(write, self.buffer.len());
         if !self.wait_for_room(end) {
+            self.shared.crossings().abort();
             return self.ended().unwrap_or(Flow::Continue);
         }
         // SAFETY: this lane is the segment's only writer (the watcher
@@ -284,6 +455,7 @@ impl<M: Serialize + Send + Sync + 'static> Plugin<M> for Isolated<M> {
     }
 
     fn on_attach(&mut self, id: PluginId) {
+        self.shared.crossings().plugin = id.get();
         // ORDERING: Release: the child reads it (Acquire) after it saw a
         // frame published after this store, or at closing.
         self.shared
@@ -324,6 +496,32 @@ impl<M> Drop for Isolated<M> {
         if let Some(watcher) = self.watcher.take() {
             let _ = watcher.join();
         }
+        // ORDERING: SeqCst, then the bell: the reply thread re-checks the
+        // flag after it set its bell (the handshake in `shm`).
+        self.shared.replies_stop.store(true, Ordering::SeqCst);
+        let bell = &self.shared.segment.control().reply_bell;
+        bell.store(0, Ordering::SeqCst);
+        shm::futex_wake(bell);
+        if let Some(replier) = self.replier.take() {
+            let _ = replier.join();
+        }
+        self.shared.crossings().close();
+    }
+}
+
+/// The reply thread: passes on what the child replies as it comes, until
+/// the proxy is dropped.
+fn read_replies_until_stopped(shared: &Shared) {
+    let control = shared.segment.control();
+    // ORDERING: SeqCst, the sleeper's re-check in the handshake (`shm`).
+    let ready = || {
+        shared.replies_stop.load(Ordering::SeqCst)
+            || control.reply_write.load(Ordering::SeqCst)
+                != control.reply_read.load(Ordering::SeqCst)
+    };
+    while !shared.replies_stop.load(Ordering::SeqCst) {
+        drop(shared.read_replies());
+        shm::sleep_unless(&control.reply_bell, Duration::from_millis(100), ready);
     }
 }
 
@@ -715,6 +913,9 @@ impl Watcher {
         // check reads `progress` with SeqCst after we wake it. Without a
         // restart, `progress` moves to `write`: the ring is free, so a lane
         // waiting for room sees the end.
+        // The dead child's replies are read first; then the questions it
+        // was given (frames before `next`) can no longer be answered.
+        self.shared.read_replies().decline_before(next);
         control.start.store(next, Ordering::SeqCst);
         control
             .progress
@@ -770,6 +971,9 @@ impl Watcher {
             let _ = standby.child.kill();
             let _ = standby.child.wait();
         }
+        // No child runs any more: its last replies are passed on, and the
+        // questions still open are refused.
+        self.shared.read_replies().close();
         let mut watch = self.shared.watch();
         if let Some(reason) = gave_up {
             watch.gave_up = Some(reason);

@@ -30,7 +30,19 @@
 //! ring (read-write for the host, read-only for the child)
 //!   frame         length (u32) and 4 bytes of padding, then the bytes, padded to 8
 //!   wrap          length u32::MAX: the next frame starts at the next lap
+//! reply ring (64 KiB, read-write on both sides; the child writes, the host reads)
+//!   reply         length (u32), kind (u32), number (u64), then the bytes, padded to 8:
+//!                 an outbox's reply, an answer, or a refused question
+//!   wrap          as in the ring
 //! ```
+//!
+//! Replies are the other way: the child (one writer, under a lock, as a
+//! plugin may reply from several threads) writes a reply past
+//! `reply_write`, publishes the new `reply_write` and rings `reply_bell`;
+//! the host's reply thread reads up to it, publishes `reply_read` and
+//! rings `reply_room` for a child waiting for room. The host copies each
+//! reply out before it decodes it and checks every length and position,
+//! as a child may write anything there.
 //!
 //! A frame is free once the child's `done` has passed it: the ring itself
 //! keeps every unacknowledged message, so redelivering after a crash copies
@@ -61,6 +73,15 @@ pub(super) const BUSY: u64 = 1;
 /// Bytes before each frame: its length, padded to 8.
 const FRAME_HEADER: u64 = 8;
 const WRAP: u32 = u32::MAX;
+/// Bytes of the reply ring, after the message ring.
+const REPLY_LEN: usize = 64 * 1024;
+/// Bytes before each reply: its length, its kind and its number.
+const REPLY_HEADER: u64 = 16;
+/// The kinds of replies: to an outbox (number: the outbox's), an answer
+/// and a refused question (number: the question's).
+pub(super) const REPLY: u32 = 1;
+pub(super) const ANSWER: u32 = 2;
+pub(super) const DECLINE: u32 = 3;
 
 /// The control page's fields. `repr(C)` with explicit padding so each
 /// writer has a cache line of its own.
@@ -70,21 +91,28 @@ pub(super) struct Control {
     pub(super) write: AtomicU64,
     pub(super) start: AtomicU64,
     pub(super) plugin_id: AtomicU64,
+    pub(super) reply_read: AtomicU64,
     pub(super) closing: AtomicU32,
-    _host_pad: [u8; 128 - 28],
+    _host_pad: [u8; 128 - 36],
     // Written by the child (and by the host while no child runs).
     pub(super) progress: AtomicU64,
     pub(super) handled: AtomicU64,
+    pub(super) reply_write: AtomicU64,
+    pub(super) replies_refused: AtomicU64,
     pub(super) ready: AtomicU32,
     pub(super) detached: AtomicU32,
     pub(super) status: AtomicI32,
-    _child_pad: [u8; 128 - 28],
+    _child_pad: [u8; 128 - 44],
     // The futex words.
     pub(super) child_sleeping: AtomicU32,
     _bell_pad: [u8; 128 - 4],
     pub(super) host_waiting: AtomicU32,
     _waiting_pad: [u8; 128 - 4],
     pub(super) active: AtomicU32,
+    _active_pad: [u8; 128 - 4],
+    pub(super) reply_bell: AtomicU32,
+    _reply_bell_pad: [u8; 128 - 4],
+    pub(super) reply_room: AtomicU32,
 }
 
 const _: () = assert!(size_of::<Control>() <= ERROR_AT);
@@ -121,7 +149,7 @@ impl Segment {
         }
         // SAFETY: `fd` was just opened and is owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let len = CONTROL_LEN + capacity;
+        let len = CONTROL_LEN + capacity + REPLY_LEN;
         let size = libc::off_t::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
         // SAFETY: a valid descriptor; the size is checked above.
         if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
@@ -149,7 +177,7 @@ impl Segment {
         }
         let len = usize::try_from(stat.st_size).map_err(|_| io::ErrorKind::InvalidData)?;
         let capacity = len
-            .checked_sub(CONTROL_LEN)
+            .checked_sub(CONTROL_LEN + REPLY_LEN)
             .filter(|c| c.is_power_of_two())
             .ok_or(io::ErrorKind::InvalidData)?;
         let base = map(&fd, 0, len, libc::PROT_READ | libc::PROT_WRITE)?;
@@ -297,6 +325,130 @@ impl Segment {
         u64::from_le_bytes(word) as u32
     }
 
+    /// Where a reply of `len` bytes written at `pos` starts and ends.
+    fn place_reply(pos: u64, len: usize) -> (u64, u64) {
+        let capacity = REPLY_LEN as u64;
+        let size = REPLY_HEADER + (len as u64).next_multiple_of(8);
+        let offset = pos % capacity;
+        let start = if offset + size > capacity {
+            pos + (capacity - offset)
+        } else {
+            pos
+        };
+        (start, start + size)
+    }
+
+    /// The largest reply the reply ring takes.
+    pub(super) fn max_reply() -> usize {
+        REPLY_LEN - REPLY_HEADER as usize
+    }
+
+    /// The end of a reply of `len` bytes written at `pos`, and whether it
+    /// fits before the host's `read` position.
+    pub(super) fn reply_fits(pos: u64, len: usize, read: u64) -> (u64, bool) {
+        let (_, end) = Self::place_reply(pos, len);
+        (end, end.saturating_sub(read) <= REPLY_LEN as u64)
+    }
+
+    fn replies(&self) -> *mut u8 {
+        // SAFETY: the reply ring follows the message ring in the mapping.
+        unsafe { self.base.as_ptr().add(CONTROL_LEN + self.capacity as usize) }
+    }
+
+    /// Writes a reply at `pos` (child only); returns the position after it.
+    ///
+    /// # Safety
+    /// One writer at a time (the child's lock); `len <= max_reply()`; the
+    /// bytes up to the reply's end are free (`reply_fits` said so against
+    /// the host's published `reply_read`).
+    pub(super) unsafe fn write_reply(&self, pos: u64, kind: u32, number: u64, bytes: &[u8]) -> u64 {
+        let (start, end) = Self::place_reply(pos, bytes.len());
+        let base = self.replies();
+        let capacity = REPLY_LEN as u64;
+        let mut header = [0u8; REPLY_HEADER as usize];
+        if start != pos {
+            header[..4].copy_from_slice(&WRAP.to_le_bytes());
+            // SAFETY: `pos` is 8-aligned and `REPLY_LEN` a multiple of 8,
+            // so 8 bytes fit before the lap's end; free by the caller's
+            // promise.
+            unsafe {
+                ptr::copy_nonoverlapping(header.as_ptr(), base.add((pos % capacity) as usize), 8)
+            };
+        }
+        header[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+        header[4..8].copy_from_slice(&kind.to_le_bytes());
+        header[8..].copy_from_slice(&number.to_le_bytes());
+        let at = (start % capacity) as usize;
+        // SAFETY: `place_reply` put the whole reply within one lap, at
+        // `at`; the bytes are free and only this writer writes them.
+        unsafe {
+            ptr::copy_nonoverlapping(header.as_ptr(), base.add(at), header.len());
+            ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                base.add(at + REPLY_HEADER as usize),
+                bytes.len(),
+            );
+        }
+        end
+    }
+
+    /// Copies out the reply at `pos`, which must end at or before `limit`
+    /// (the child's published `reply_write`), with its kind, number and the
+    /// position after it; `None` if what is there is not a reply (host
+    /// only: a child may write anything).
+    pub(super) fn read_reply(&self, pos: u64, limit: u64) -> Option<(u32, u64, Vec<u8>, u64)> {
+        let capacity = REPLY_LEN as u64;
+        if pos % 8 != 0 || pos >= limit {
+            return None;
+        }
+        let base = self.replies();
+        let mut header = [0u8; REPLY_HEADER as usize];
+        let mut start = pos;
+        // SAFETY: 8 bytes within the lap (`pos` is 8-aligned); published by
+        // the child's Release store of `reply_write`, which the caller
+        // loaded with Acquire. A child breaking the protocol can only make
+        // these bytes wrong, which the checks below catch.
+        unsafe {
+            ptr::copy_nonoverlapping(base.add((pos % capacity) as usize), header.as_mut_ptr(), 8)
+        };
+        if u32::from_le_bytes(header[..4].try_into().ok()?) == WRAP {
+            start = pos + (capacity - pos % capacity);
+        }
+        if start + REPLY_HEADER > limit || start % capacity + REPLY_HEADER > capacity {
+            return None;
+        }
+        // SAFETY: the header lies within the lap (checked just above);
+        // published before `limit`, as above.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                base.add((start % capacity) as usize),
+                header.as_mut_ptr(),
+                header.len(),
+            );
+        }
+        let len = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
+        let kind = u32::from_le_bytes(header[4..8].try_into().ok()?);
+        let number = u64::from_le_bytes(header[8..].try_into().ok()?);
+        if len > Self::max_reply() {
+            return None;
+        }
+        let (placed, end) = Self::place_reply(start, len);
+        if placed != start || end > limit {
+            return None;
+        }
+        let mut bytes = vec![0u8; len];
+        // SAFETY: `placed == start` means the reply lies within one lap;
+        // published before `limit` (as above).
+        unsafe {
+            ptr::copy_nonoverlapping(
+                base.add((start % capacity) as usize + REPLY_HEADER as usize),
+                bytes.as_mut_ptr(),
+                len,
+            );
+        }
+        Some((kind, number, bytes, end))
+    }
+
     /// Leaves a short error text for the host (child only).
     pub(super) fn set_error(&self, text: &str) {
         let mut len = text.len().min(ERROR_MAX);
@@ -343,7 +495,7 @@ impl Drop for Segment {
         unsafe {
             libc::munmap(
                 self.base.as_ptr().cast(),
-                CONTROL_LEN + self.capacity as usize,
+                CONTROL_LEN + self.capacity as usize + REPLY_LEN,
             );
         }
     }
@@ -427,4 +579,64 @@ pub(super) fn sleep_unless(bell: &AtomicU32, timeout: Duration, ready: impl Fn()
         futex_wait(bell, 1, timeout);
     }
     bell.store(0, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes raw bytes into the reply ring, as a hostile child could.
+    fn scribble(segment: &Segment, at: usize, bytes: &[u8]) {
+        assert!(at + bytes.len() <= REPLY_LEN);
+        // SAFETY: within the reply ring of a segment only this test uses.
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), segment.replies().add(at), bytes.len()) };
+    }
+
+    #[test]
+    fn replies_read_back_as_written_across_the_lap() {
+        let segment = Segment::create(4096).expect("segment");
+        let mut pos = 0;
+        // Enough replies of odd sizes to wrap the ring several times.
+        for n in 0..2_000u64 {
+            let bytes = vec![n as u8; (n % 300) as usize];
+            let (end, fits) = Segment::reply_fits(pos, bytes.len(), pos);
+            assert!(fits);
+            // SAFETY: one writer; nothing unread (read == pos).
+            let after = unsafe { segment.write_reply(pos, ANSWER, n, &bytes) };
+            assert_eq!(after, end);
+            let (kind, number, read, next) = segment.read_reply(pos, end).expect("a reply");
+            assert_eq!(
+                (kind, number, read.as_slice(), next),
+                (ANSWER, n, &bytes[..], end)
+            );
+            pos = end;
+        }
+        assert!(pos > 4 * REPLY_LEN as u64, "wrapped: {pos}");
+    }
+
+    #[test]
+    fn what_is_not_a_reply_is_refused_not_read() {
+        let segment = Segment::create(4096).expect("segment");
+        // SAFETY: one writer, an empty ring.
+        let end = unsafe { segment.write_reply(0, REPLY, 7, b"fine") };
+        // A limit before the reply's end, or at its start.
+        assert_eq!(segment.read_reply(0, end - 8), None);
+        assert_eq!(segment.read_reply(0, 0), None);
+        // A position not aligned to 8.
+        assert_eq!(segment.read_reply(4, end), None);
+        // A length past what the ring can hold.
+        scribble(&segment, 0, &(REPLY_LEN as u32).to_le_bytes());
+        assert_eq!(segment.read_reply(0, u64::MAX), None);
+        // A length that runs past the lap's end.
+        let last = REPLY_LEN - 16;
+        scribble(&segment, last, &64u32.to_le_bytes());
+        assert_eq!(segment.read_reply(last as u64, u64::MAX), None);
+        // A header that would start past the lap's end.
+        scribble(&segment, REPLY_LEN - 8, &5u32.to_le_bytes());
+        assert_eq!(segment.read_reply((REPLY_LEN - 8) as u64, u64::MAX), None);
+        // A wrap marker whose next lap holds nonsense.
+        scribble(&segment, 8, &WRAP.to_le_bytes());
+        scribble(&segment, 0, &u32::MAX.to_le_bytes());
+        assert_eq!(segment.read_reply(8, u64::MAX), None);
+    }
 }

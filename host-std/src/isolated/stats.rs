@@ -34,6 +34,13 @@ pub struct IsolatedStats {
     pub oversized: u64,
     /// Messages serde could not encode (not sent).
     pub unencodable: u64,
+    /// Replies (to an outbox) the child could not send because the reply
+    /// ring was full or the reply longer than it: handed back to the
+    /// plugin, as by a full outbox. Answers wait for room instead.
+    pub replies_refused: u64,
+    /// What the child wrote into the reply ring that was not a reply to a
+    /// known outbox or question, or did not decode: ignored.
+    pub bad_replies: u64,
     /// How the last child died, if one did.
     pub last_death: Option<Death>,
 }

@@ -6,6 +6,10 @@
 //! crash right after loses nothing), which is how the tests see what a
 //! child process did.
 //!
+//! It also answers questions and replies to outboxes (`Ask`, `AskLater`,
+//! `Decline`, `AskThenAbort`, `ReplyTo`), which is how the tests see that
+//! replies from a child process reach the host.
+//!
 //! The message type lives here too, so the tests link it from this crate.
 
 use std::fmt;
@@ -13,11 +17,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::time::Duration;
 
-use plugbus_core::{Fingerprint, Flow, Message, Plugin, Status};
+use plugbus_core::ask::{Request, Responder};
+use plugbus_core::{Fingerprint, Flow, Message, Outbox, Plugin, PluginId, Status};
 use serde::{Deserialize, Serialize};
 
 /// What the plugin is asked to do; the `u64` is the message's number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Fingerprint)]
+#[derive(Debug, Serialize, Deserialize, Fingerprint)]
 pub enum Task {
     /// Finish normally.
     Record(u64),
@@ -41,6 +46,17 @@ pub enum Task {
     Bytes(u64, Vec<u8>),
     /// Leave: `Flow::Detach` with status 3.
     Leave(u64),
+    /// Answer the question (a number) with twice the number.
+    Ask(u64, Request<u64, u64>),
+    /// Answer it the same from another thread, 20 ms after the handler
+    /// returned.
+    AskLater(u64, Request<u64, u64>),
+    /// Neither answer nor defer: the plugin declines.
+    Decline(u64, Request<u64, u64>),
+    /// Keep a responder, then abort: nobody can answer any more.
+    AskThenAbort(u64, Request<u64, u64>),
+    /// Send the number, and each later message's number, into the outbox.
+    ReplyTo(u64, Outbox<u64>),
 }
 
 impl Task {
@@ -57,7 +73,12 @@ impl Task {
             | Task::Sleep(n, _)
             | Task::Allocate(n, _)
             | Task::Bytes(n, _)
-            | Task::Leave(n) => n,
+            | Task::Leave(n)
+            | Task::Ask(n, _)
+            | Task::AskLater(n, _)
+            | Task::Decline(n, _)
+            | Task::AskThenAbort(n, _)
+            | Task::ReplyTo(n, _) => n,
         }
     }
 }
@@ -67,6 +88,10 @@ impl Task {
 pub struct Crash {
     log: Option<File>,
     finished: u64,
+    id: Option<PluginId>,
+    outboxes: Vec<Outbox<u64>>,
+    /// Kept so an abort happens with a responder alive.
+    kept: Vec<Responder<u64>>,
 }
 
 /// A configuration the plugin does not understand.
@@ -121,9 +146,37 @@ fn overflow(depth: u64) -> u64 {
 }
 
 impl Plugin<Task> for Crash {
+    fn on_attach(&mut self, id: PluginId) {
+        self.id = Some(id);
+    }
+
     fn handle_message(&mut self, message: &Message<Task>) -> Flow {
         let mut flow = Flow::Continue;
-        match **message {
+        for outbox in &self.outboxes {
+            let _ = outbox.send(message.number());
+        }
+        let id = self.id.unwrap_or(PluginId::from_raw(u64::MAX));
+        match &**message {
+            Task::Ask(_, request) => {
+                let _ = request.answer(id, request.question() * 2);
+            }
+            Task::AskLater(_, request) => {
+                let responder = request.defer(id);
+                let answer = request.question() * 2;
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(20));
+                    let _ = responder.answer(answer);
+                });
+            }
+            Task::Decline(..) => {}
+            Task::AskThenAbort(_, request) => {
+                self.kept.push(request.defer(id));
+                std::process::abort();
+            }
+            Task::ReplyTo(n, outbox) => {
+                let _ = outbox.send(*n);
+                self.outboxes.push(outbox.clone());
+            }
             Task::Record(_) | Task::Bytes(..) => {}
             Task::Segfault(_) => {
                 let null = std::hint::black_box(std::ptr::null_mut::<u64>());
@@ -132,17 +185,17 @@ impl Plugin<Task> for Crash {
             }
             Task::Abort(_) => std::process::abort(),
             Task::Overflow(n) => {
-                std::hint::black_box(overflow(n));
+                std::hint::black_box(overflow(*n));
             }
             Task::Spin(_) => loop {
                 std::hint::spin_loop();
                 std::hint::black_box(());
             },
-            Task::Exit(_, status) => std::process::exit(status),
+            Task::Exit(_, status) => std::process::exit(*status),
             Task::Panic(n) => panic!("crash: panic at message {n}"),
-            Task::Sleep(_, millis) => std::thread::sleep(Duration::from_millis(millis)),
+            Task::Sleep(_, millis) => std::thread::sleep(Duration::from_millis(*millis)),
             Task::Allocate(_, bytes) => {
-                let block = vec![1u8; bytes as usize];
+                let block = vec![1u8; *bytes as usize];
                 std::hint::black_box(&block);
             }
             Task::Leave(_) => flow = Flow::Detach(Status(3)),
