@@ -9,6 +9,8 @@
 mod adapters;
 pub mod ask;
 pub mod async_plugins;
+#[cfg(target_os = "linux")]
+pub mod isolated;
 pub mod lifecycle;
 mod plugins;
 pub mod scenarios;
@@ -144,6 +146,10 @@ macro_rules! conformance {
                 concat_dynamic, dynamic_panic_is_isolated, dynamic_panicky_payload_is_isolated,
                 ask_dynamic, reload_under_flood, reload_refused_and_rolled_back, async_dynamic
             );
+            $crate::conformance!(@isolated $family;
+                isolated_order_across_a_crash, isolated_detach_with_status,
+                isolated_death_without_restart_is_a_panic, isolated_ask_and_outbox
+            );
         }
     };
     // Each runs watched: a wait that never ends fails it after
@@ -156,6 +162,22 @@ macro_rules! conformance {
                     <$family as $crate::conformance::Family>::NAME,
                     stringify!($scenario),
                     scenarios::$scenario::<$family>,
+                );
+            }
+        )*
+    };
+    // Scenarios on an isolated lane (a child process; Linux only), which
+    // miri cannot run either.
+    (@isolated $family:ty; $($scenario:ident),* $(,)?) => {
+        $(
+            #[test]
+            #[cfg(target_os = "linux")]
+            #[cfg_attr(miri, ignore = "miri cannot start a child process")]
+            fn $scenario() {
+                $crate::watch::run(
+                    <$family as $crate::conformance::Family>::NAME,
+                    stringify!($scenario),
+                    $crate::conformance::isolated::$scenario::<$family>,
                 );
             }
         )*
