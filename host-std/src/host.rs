@@ -223,7 +223,7 @@ impl<M: Send + Sync + 'static> Host<M> {
         options: crate::isolated::IsolateOptions,
     ) -> Result<(PluginId, crate::isolated::IsolatedHandle), crate::isolated::IsolateError>
     where
-        M: plugbus_core::Fingerprint + serde::Serialize,
+        M: plugbus_core::Fingerprint + serde::Serialize + serde::de::DeserializeOwned,
     {
         let lane = options.lane_options();
         let plugin = crate::isolated::Isolated::<M>::spawn(path, config, options)?;

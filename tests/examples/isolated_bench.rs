@@ -1,7 +1,9 @@
 //! What an isolated plugin costs (issue 14), against baselines measured in
 //! the same run:
 //! - round trip (send one message, wait until the plugin in its child
-//!   process has handled it and acknowledged it), 8 B and 4 KiB payloads,
+//!   process has handled it and acknowledged it), 8 B and 4 KiB payloads
+//!   (and 4 KiB of plain data, `Isolated<Block, Plain>`, copied without
+//!   encoding),
 //!   p50 and p99, against a pipe to a child process that decodes the same
 //!   frame, runs the same plugin and writes an 8-byte acknowledgement;
 //! - throughput to one isolated plugin against the same plugin (the same
@@ -25,13 +27,20 @@ use std::time::{Duration, Instant};
 use plugbus_core::{LocalHost, Message, Plugin};
 use plugbus_crash::{Crash, Task};
 use plugbus_host_std::Host;
-use plugbus_host_std::isolated::{IsolateOptions, Isolated, IsolatedHandle, run_child};
+use plugbus_host_std::isolated::{
+    IsolateOptions, Isolated, IsolatedHandle, Plain, run_child, run_child_with,
+};
 use plugbus_host_std::loader::built_plugin;
+use plugbus_plain::Block;
 use plugbus_wire::{Header, Origin};
 
 const RUNS: usize = 3;
 
 fn main() {
+    // A child for the plain-data round trip (`runner_arg("plain")`).
+    if std::env::args().nth(1).as_deref() == Some("plain") {
+        run_child_with::<Block, Plain>();
+    }
     run_child::<Task>();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("pipe-child") {
@@ -43,12 +52,31 @@ fn main() {
     let library = built_plugin("plugbus_crash")
         .expect("build plugbus-crash first (cargo builds it for this example)");
     println!("load before: {}", load());
+    let plain_library = built_plugin("plugbus_plain")
+        .expect("build plugbus-plain first (cargo builds it for this example)");
     for size in [8usize, 4096] {
         let mut shm = Vec::new();
         let mut pipe = Vec::new();
+        let mut plain = Vec::new();
         for _ in 0..RUNS {
             shm.push(round_trip_shm(&library, size, round_trips));
             pipe.push(round_trip_pipe(size, round_trips));
+            if size == 4096 {
+                plain.push(round_trip_plain(&plain_library, round_trips));
+            }
+        }
+        if !plain.is_empty() {
+            report(
+                "round trip 4096 B, isolated plain data (no encoding)",
+                &plain,
+                "µs",
+            );
+            let ratio: Vec<(f64, f64)> = plain
+                .iter()
+                .zip(&pipe)
+                .map(|(s, p)| (p.0 / s.0, p.1 / s.1))
+                .collect();
+            report("round trip 4096 B, pipe / isolated plain", &ratio, "x");
         }
         report(
             &format!("round trip {size} B, isolated (shared memory)"),
@@ -185,6 +213,31 @@ fn round_trip_shm(library: &std::path::Path, size: usize, count: usize) -> (f64,
 /// The baseline's child: reads length-prefixed frames from stdin, decodes
 /// and handles each with the same plugin (linked in), acknowledges with 8
 /// bytes on stdout.
+/// The round trip of a 4 KiB plain-data block (`Isolated<Block, Plain>`):
+/// copied as its bytes, no encoding.
+fn round_trip_plain(library: &std::path::Path, count: usize) -> (f64, f64) {
+    let plugin =
+        Isolated::<Block, Plain>::spawn(library, "", IsolateOptions::new().runner_arg("plain"))
+            .expect("spawn the plain-data plugin");
+    let handle = plugin.handle();
+    let mut host = LocalHost::new();
+    host.attach(plugin).expect("attach");
+    let warm = count / 10;
+    let mut samples = Vec::with_capacity(count);
+    for n in 0..(warm + count) as u64 {
+        let message = Block::new(n, plugbus_plain::RECORD, 7);
+        let started = Instant::now();
+        host.send(message).expect("send");
+        host.run_until_idle();
+        wait_acknowledged(&handle, n + 1);
+        if n >= warm as u64 {
+            samples.push(started.elapsed());
+        }
+    }
+    host.shutdown();
+    percentiles(samples, 1e6)
+}
+
 fn pipe_child() {
     let mut plugin = Crash::new("").expect("plugin");
     let mut input = std::io::stdin().lock();

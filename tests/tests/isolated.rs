@@ -700,3 +700,65 @@ fn an_outbox_gets_the_childs_replies_up_to_its_death() {
     let ended = futures_lite::future::block_on(replies.recv());
     assert!(ended.is_none());
 }
+
+#[test]
+fn plain_messages_cross_without_encoding() {
+    use plugbus_host_std::isolated::Plain;
+    use plugbus_plain::{ABORT, Block, RECORD};
+
+    let dir = scratch_dir("isolated-plain");
+    let log = dir.join("log");
+    let plugin = Isolated::<Block, Plain>::spawn(
+        library("plugbus_plain"),
+        &format!("log={}", log.display()),
+        options().runner_arg("plain"),
+    )
+    .expect("spawn a plain-data plugin");
+    let handle = plugin.handle();
+    let host = Host::new();
+    host.attach(plugin).expect("attach");
+    for n in 0..20 {
+        let command = if n == 10 { ABORT } else { RECORD };
+        host.send(Block::new(n, command, n as u8)).expect("send");
+    }
+    host.shutdown();
+    let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
+    assert_eq!(finished(&log), expected);
+    let stats = handle.stats();
+    assert_eq!(
+        (
+            stats.forwarded,
+            stats.acknowledged,
+            stats.dead_lettered,
+            stats.restarts
+        ),
+        (20, 19, 1, 1),
+        "{stats:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_runner_of_another_encoding_is_refused() {
+    use plugbus_host_std::isolated::Plain;
+    use plugbus_plain::Block;
+
+    // The runner without `plain` decodes postcard (`run_child::<Task>`).
+    let refused = Isolated::<Block, Plain>::spawn(library("plugbus_plain"), "", options());
+    match refused {
+        Err(IsolateError::Child(text)) => assert!(
+            text.contains("the host sends messages as `plain`, but this runner decodes `postcard`"),
+            "{text}"
+        ),
+        other => panic!("expected the child's refusal, got {other:?}"),
+    }
+    // And the other way round: a postcard host, a plain runner.
+    let refused = Isolated::<Task>::spawn(crash_library(), "", options().runner_arg("plain"));
+    match refused {
+        Err(IsolateError::Child(text)) => assert!(
+            text.contains("the host sends messages as `postcard`, but this runner decodes `plain`"),
+            "{text}"
+        ),
+        other => panic!("expected the child's refusal, got {other:?}"),
+    }
+}

@@ -150,6 +150,25 @@ pub fn encode_end(header: Header, out: &mut Vec<u8>) {
     push_header(KIND_END, header, out);
 }
 
+/// Appends a message frame's header alone, for a transport that appends
+/// the payload itself in another form than postcard (an isolated plugin's
+/// plain-data messages, copied byte for byte); [`decode_header`] reads it
+/// back and returns what follows as the payload.
+///
+/// ```
+/// use plugbus_wire::{self as wire, Header, Kind, Origin};
+///
+/// let header = Header { origin: Origin::from_u64(1), sequence: 5 };
+/// let mut bytes = Vec::new();
+/// wire::encode_message_header(header, &mut bytes);
+/// bytes.extend_from_slice(&[1, 2, 3]);
+/// let (kind, read, payload) = wire::decode_header(&bytes).unwrap();
+/// assert_eq!((kind, read, payload), (Kind::Message, header, &[1u8, 2, 3][..]));
+/// ```
+pub fn encode_message_header(header: Header, out: &mut Vec<u8>) {
+    push_header(KIND_MESSAGE, header, out);
+}
+
 fn push_header(kind: u8, header: Header, out: &mut Vec<u8>) {
     out.push(kind);
     out.extend_from_slice(&header.origin.0.to_le_bytes());

@@ -3,6 +3,7 @@
 use plugbus_core::{Fingerprint, PluginId};
 use plugbus_host_async::{Host, Runtime};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::{IsolateError, IsolateOptions, Isolated, IsolatedHandle};
 
@@ -44,7 +45,7 @@ pub trait AttachIsolated<M> {
 
 impl<M, R> AttachIsolated<M> for Host<M, R>
 where
-    M: Fingerprint + Serialize + Send + Sync + 'static,
+    M: Fingerprint + Serialize + DeserializeOwned + Send + Sync + 'static,
     R: Runtime,
 {
     fn attach_isolated(

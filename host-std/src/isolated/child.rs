@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use plugbus_core::crossing::{self, ChildEnd};
 use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::encoding::{Encoding, Postcard};
 use super::shm::{self, BUSY, Segment};
 use crate::LoadOptions;
 
@@ -35,7 +37,8 @@ const HEARTBEAT: Duration = Duration::from_millis(100);
 
 /// Runs this process as an isolated plugin's child if the host started it
 /// as one (its arguments hold the marker the host adds), and exits when
-/// the plugin is done; returns at once otherwise.
+/// the plugin is done; returns at once otherwise. Messages cross encoded
+/// with serde + postcard ([`Postcard`]); [`run_child_with`] chooses.
 ///
 /// Call it first thing in `main` of the program the host starts: the
 /// runner named by [`IsolateOptions::runner`](super::IsolateOptions::runner),
@@ -45,7 +48,7 @@ const HEARTBEAT: Duration = Duration::from_millis(100);
 ///
 /// ```no_run
 /// // src/bin/runner.rs of a host whose message type is `Job`:
-/// # #[derive(serde::Deserialize, plugbus_core::Fingerprint)] struct Job(u64);
+/// # #[derive(serde::Serialize, serde::Deserialize, plugbus_core::Fingerprint)] struct Job(u64);
 /// fn main() {
 ///     plugbus_host_std::isolated::run_child::<Job>();
 ///     eprintln!("this program runs isolated plugins for a plugbus host");
@@ -54,14 +57,28 @@ const HEARTBEAT: Duration = Duration::from_millis(100);
 /// ```
 pub fn run_child<M>()
 where
-    M: Fingerprint + DeserializeOwned + Send + Sync + 'static,
+    M: Fingerprint + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    run_child_with::<M, Postcard>();
+}
+
+/// [`run_child`] for the host's encoding `E`: [`Postcard`], or [`Plain`]
+/// for a plain-data message type sent with
+/// `Isolated::<M, Plain>`. A child whose host uses another encoding exits
+/// at once, and the host's spawn fails naming both.
+///
+/// [`Plain`]: super::Plain
+pub fn run_child_with<M, E>()
+where
+    M: Fingerprint + Send + Sync + 'static,
+    E: Encoding<M>,
 {
     let args: Vec<OsString> = std::env::args_os().collect();
     let Some(at) = args.iter().position(|arg| arg == CHILD_FLAG) else {
         return;
     };
     let code = match Arguments::parse(&args[at + 1..]) {
-        Some(arguments) => serve::<M>(arguments),
+        Some(arguments) => serve::<M, E>(arguments),
         None => {
             eprintln!("plugbus isolated child: malformed arguments from the host");
             EXIT_PROTOCOL
@@ -74,6 +91,7 @@ struct Arguments {
     fd: i32,
     host: u32,
     token: u32,
+    encoding: String,
     path: PathBuf,
     config: String,
     crate_name: Option<String>,
@@ -84,9 +102,10 @@ impl Arguments {
         let fd = args.first()?.to_str()?.parse().ok()?;
         let host = args.get(1)?.to_str()?.parse().ok()?;
         let token = args.get(2)?.to_str()?.parse().ok()?;
-        let path = PathBuf::from(args.get(3)?);
-        let config = args.get(4)?.to_str()?.to_owned();
-        let crate_name = match args.get(5) {
+        let encoding = args.get(3)?.to_str()?.to_owned();
+        let path = PathBuf::from(args.get(4)?);
+        let config = args.get(5)?.to_str()?.to_owned();
+        let crate_name = match args.get(6) {
             Some(name) => Some(name.to_str()?.to_owned()),
             None => None,
         };
@@ -94,6 +113,7 @@ impl Arguments {
             fd,
             host,
             token,
+            encoding,
             path,
             config,
             crate_name,
@@ -107,9 +127,10 @@ fn host_alive(host: u32) -> bool {
     u32::try_from(parent).ok() == Some(host)
 }
 
-fn serve<M>(arguments: Arguments) -> i32
+fn serve<M, E>(arguments: Arguments) -> i32
 where
-    M: Fingerprint + DeserializeOwned + Send + Sync + 'static,
+    M: Fingerprint + Send + Sync + 'static,
+    E: Encoding<M>,
 {
     if !host_alive(arguments.host) {
         return EXIT_ORPHAN;
@@ -122,6 +143,15 @@ where
         }
     };
     let segment = Arc::new(segment);
+    if arguments.encoding != E::NAME {
+        segment.set_error(&format!(
+            "the host sends messages as `{}`, but this runner decodes `{}` \
+             (its main calls run_child_with::<M, E> with the other encoding)",
+            arguments.encoding,
+            E::NAME
+        ));
+        return EXIT_LOAD;
+    }
     let mut options = LoadOptions::new();
     if let Some(name) = arguments.crate_name {
         options = options.crate_name(name);
@@ -162,7 +192,7 @@ where
         write: Mutex::new(control.reply_write.load(Ordering::Acquire)),
         host: arguments.host,
     });
-    run(&segment, plugin, arguments.host, &end)
+    run::<M, E, _>(&segment, plugin, arguments.host, &end)
 }
 
 /// The child's end of the reply ring: what the plugin's outboxes and
@@ -240,9 +270,10 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn run<M, P>(segment: &Segment, mut plugin: P, host: u32, end: &Arc<dyn ChildEnd>) -> i32
+fn run<M, E, P>(segment: &Segment, mut plugin: P, host: u32, end: &Arc<dyn ChildEnd>) -> i32
 where
-    M: DeserializeOwned + Send + Sync + 'static,
+    M: Send + Sync + 'static,
+    E: Encoding<M>,
     P: Plugin<M>,
 {
     let control = segment.control();
@@ -278,17 +309,13 @@ where
         // ORDERING: Release; the host reads it after this process ended
         // (or in its room check, where only the position matters).
         control.progress.store(pos | BUSY, Ordering::Release);
-        let (decoded, questions) = crossing::decode_with(end, || plugbus_wire::decode::<M>(bytes));
+        let (decoded, questions) = crossing::decode_with(end, || E::decode(bytes));
         let value = match decoded {
-            Ok(plugbus_wire::Frame::Message(_, value)) => value,
-            Ok(plugbus_wire::Frame::End(header)) => {
-                eprintln!("plugbus isolated child: unexpected end frame ({header})");
-                return EXIT_PROTOCOL;
-            }
+            Ok(value) => value,
             Err(error) => {
                 // The frame at `pos` stays marked busy: the host
                 // dead-letters it and starts a child after it.
-                eprintln!("plugbus isolated child: {}", chain(&error));
+                eprintln!("plugbus isolated child: {error}");
                 return EXIT_PROTOCOL;
             }
         };

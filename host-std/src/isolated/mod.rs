@@ -32,6 +32,7 @@
 //! Linux only (`memfd`, shared futexes, `pidfd`, `PR_SET_PDEATHSIG`);
 //! elsewhere [`Isolated::spawn`] returns [`IsolateError::Unsupported`].
 
+mod encoding;
 mod error;
 mod options;
 mod stats;
@@ -47,6 +48,7 @@ mod proxy;
 #[cfg(target_os = "linux")]
 mod shm;
 
+pub use encoding::{Encoding, Plain, Postcard};
 pub use error::IsolateError;
 pub use options::IsolateOptions;
 pub use stats::{Death, IsolatedStats};
@@ -54,6 +56,6 @@ pub use stats::{Death, IsolatedStats};
 #[cfg(target_os = "linux")]
 pub use attach::AttachIsolated;
 #[cfg(target_os = "linux")]
-pub use child::run_child;
+pub use child::{run_child, run_child_with};
 #[cfg(target_os = "linux")]
 pub use proxy::{Isolated, IsolatedHandle};

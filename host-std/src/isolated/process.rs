@@ -17,6 +17,7 @@ pub(super) struct Start<'a> {
     pub(super) runner_args: &'a [OsString],
     pub(super) segment: RawFd,
     pub(super) token: u32,
+    pub(super) encoding: &'static str,
     pub(super) library: &'a Path,
     pub(super) config: &'a str,
     pub(super) crate_name: Option<&'a str>,
@@ -43,6 +44,7 @@ pub(super) fn start(start: &Start<'_>) -> io::Result<Running> {
         .arg(start.segment.to_string())
         .arg(host.to_string())
         .arg(start.token.to_string())
+        .arg(start.encoding)
         .arg(start.library)
         .arg(start.config)
         .args(start.crate_name)

@@ -16,14 +16,17 @@ use plugbus_core::ffi::PluginDescriptor;
 use plugbus_core::lifecycle::Restart;
 use plugbus_core::{Exit, Fingerprint, Flow, Message, Plugin, PluginId, Status};
 use plugbus_wire::{self as wire, Header, Origin};
-use serde::Serialize;
 
 use super::child::EXIT_LOAD;
+use super::encoding::{Encoding, Postcard};
 use super::error::IsolateError;
 use super::options::IsolateOptions;
 use super::process::{self, Running, Start};
 use super::shm::{self, BUSY, Segment};
 use super::stats::{Death, IsolatedStats};
+
+/// How long `IsolatedHandle::wait_acknowledged` spins before it sleeps.
+const SPIN_FOR: Duration = Duration::from_micros(20);
 
 /// The fast flag the lane reads per message; details are in `Watch`.
 const RUNNING: u8 = 0;
@@ -61,7 +64,7 @@ const GAVE_UP: u8 = 2;
 /// assert_eq!(handle.stats().acknowledged, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Isolated<M> {
+pub struct Isolated<M, E = Postcard> {
     shared: Arc<Shared>,
     watcher: Option<JoinHandle<()>>,
     /// The thread that reads the child's replies.
@@ -71,7 +74,7 @@ pub struct Isolated<M> {
     buffer: Vec<u8>,
     origin: Origin,
     sequence: u64,
-    _message: PhantomData<fn(&M)>,
+    _message: PhantomData<fn(&M) -> E>,
 }
 
 /// A handle on an isolated plugin once it is attached: its counters and
@@ -269,7 +272,7 @@ impl Shared {
     }
 }
 
-impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
+impl<M: Fingerprint + Send + Sync + 'static, E: Encoding<M>> Isolated<M, E> {
     /// Checks the library at `path` as the loader would for `M` (from the
     /// file, without loading it here), starts a child that loads it with
     /// `config` and the loader's checks, and waits until the child says
@@ -285,7 +288,7 @@ impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
         path: impl AsRef<Path>,
         config: &str,
         options: IsolateOptions,
-    ) -> Result<Isolated<M>, IsolateError> {
+    ) -> Result<Isolated<M, E>, IsolateError> {
         let path = path.as_ref();
         let inspection = crate::loader::inspect(path)?;
         inspection.check_against(const { &PluginDescriptor::new::<M>("", "") })?;
@@ -323,6 +326,7 @@ impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
             shared: Arc::clone(&shared),
             program,
             library: path.to_path_buf(),
+            encoding: E::NAME,
             config: config.to_owned(),
             options,
             restarts: VecDeque::new(),
@@ -358,7 +362,7 @@ impl<M: Fingerprint + Serialize + Send + Sync + 'static> Isolated<M> {
     }
 }
 
-impl<M> Isolated<M> {
+impl<M, E> Isolated<M, E> {
     /// A handle that stays valid after the plugin is attached.
     pub fn handle(&self) -> IsolatedHandle {
         IsolatedHandle {
@@ -402,7 +406,7 @@ impl<M> Isolated<M> {
     }
 }
 
-impl<M: Serialize + Send + Sync + 'static> Plugin<M> for Isolated<M> {
+impl<M: Send + Sync + 'static, E: Encoding<M>> Plugin<M> for Isolated<M, E> {
     fn handle_message(&mut self, message: &Message<M>) -> Flow {
         if let Some(flow) = self.ended() {
             return flow;
@@ -424,8 +428,8 @@ impl<M: Serialize + Send + Sync + 'static> Plugin<M> for Isolated<M> {
         // Requests and outboxes in the message leave their reply paths
         // with `Shared::crossings`, under the frame's position.
         let buffer = &mut self.buffer;
-        let encoded = crossing::encode_with(&self.end, || wire::encode(header, &**message, buffer));
-        if encoded.is_err() {
+        let encoded = crossing::encode_with(&self.end, || E::encode(header, &**message, buffer));
+        if !encoded {
             self.shared.crossings().abort();
             self.shared.unencodable.fetch_add(1, Ordering::Relaxed);
             return Flow::Continue;
@@ -490,7 +494,7 @@ impl<M: Serialize + Send + Sync + 'static> Plugin<M> for Isolated<M> {
     }
 }
 
-impl<M> Drop for Isolated<M> {
+impl<M, E> Drop for Isolated<M, E> {
     fn drop(&mut self) {
         self.shared.watch().stop = true;
         if let Some(watcher) = self.watcher.take() {
@@ -525,7 +529,7 @@ fn read_replies_until_stopped(shared: &Shared) {
     }
 }
 
-impl<M> fmt::Debug for Isolated<M> {
+impl<M, E> fmt::Debug for Isolated<M, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Isolated")
             .field("name", &self.shared.name)
@@ -557,13 +561,23 @@ impl IsolatedHandle {
     /// `timeout`; true if it did. Sleeps on the futex the child rings when
     /// its ring runs dry, as the lane does when it waits for room.
     pub fn wait_acknowledged(&self, count: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
         let done = || self.acknowledged() >= count;
-        for _ in 0..200 {
-            if done() {
-                return true;
+        // Spins first, for at most `SPIN_FOR` (and the timeout): a plugin
+        // that finishes within it costs no futex wake-up, which on an
+        // idle machine costs more than the message.
+        let spin_until = started + SPIN_FOR.min(timeout);
+        loop {
+            for _ in 0..64 {
+                if done() {
+                    return true;
+                }
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
+            if Instant::now() >= spin_until {
+                break;
+            }
         }
         // The child rings `host_waiting` whenever its ring runs dry (the
         // handshake in `shm`). It bumps `handled` with a Relaxed add, outside
@@ -613,6 +627,8 @@ struct Watcher {
     shared: Arc<Shared>,
     program: PathBuf,
     library: PathBuf,
+    /// The encoding's name, passed to every child.
+    encoding: &'static str,
     config: String,
     options: IsolateOptions,
     restarts: VecDeque<Instant>,
@@ -670,6 +686,7 @@ impl Watcher {
             runner_args: &self.options.runner_args,
             segment: self.shared.segment.fd(),
             token,
+            encoding: self.encoding,
             library: &self.library,
             config: &self.config,
             crate_name: self.options.crate_name.as_deref(),

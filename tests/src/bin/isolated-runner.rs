@@ -1,5 +1,6 @@
 //! The runner of the isolated-plugin tests and benchmark: the child that
-//! runs `plugbus-crash` for a host, and, with `host LIBRARY N`, a host of
+//! runs `plugbus-crash` for a host (or `plugbus-plain`, given `plain`
+//! first), and, with `host LIBRARY N`, a host of
 //! N isolated plugins that prints their process ids and waits to be killed
 //! (the test of what a host's death leaves behind).
 
@@ -8,9 +9,15 @@ use std::time::Duration;
 
 use plugbus_crash::Task;
 use plugbus_host_std::Host;
-use plugbus_host_std::isolated::{IsolateOptions, run_child};
+use plugbus_host_std::isolated::{IsolateOptions, Plain, run_child, run_child_with};
+use plugbus_plain::Block;
 
 fn main() {
+    // `plain` before the host's arguments (`IsolateOptions::runner_arg`):
+    // a child for `plugbus-plain`, whose blocks cross without encoding.
+    if std::env::args().nth(1).as_deref() == Some("plain") {
+        run_child_with::<Block, Plain>();
+    }
     run_child::<Task>();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [mode, library, count] = &args[..] else {
