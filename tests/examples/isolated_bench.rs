@@ -2,8 +2,9 @@
 //! the same run:
 //! - round trip (send one message, wait until the plugin in its child
 //!   process has handled it and acknowledged it), 8 B and 4 KiB payloads
-//!   (and 4 KiB of plain data, `Isolated<Block, Plain>`, copied without
-//!   encoding),
+//!   (a `Vec<u8>` as serde encodes it by default, element by element; the
+//!   same with `serde_bytes`; and 4 KiB of plain data,
+//!   `Isolated<Block, Plain>`, copied without encoding),
 //!   p50 and p99, against a pipe to a child process that decodes the same
 //!   frame, runs the same plugin and writes an 8-byte acknowledgement;
 //! - throughput to one isolated plugin against the same plugin (the same
@@ -58,12 +59,33 @@ fn main() {
         let mut shm = Vec::new();
         let mut pipe = Vec::new();
         let mut plain = Vec::new();
+        let mut blob = Vec::new();
         for _ in 0..RUNS {
-            shm.push(round_trip_shm(&library, size, round_trips));
+            shm.push(round_trip_shm(&library, round_trips, |n| task(n, size)));
             pipe.push(round_trip_pipe(size, round_trips));
             if size == 4096 {
                 plain.push(round_trip_plain(&plain_library, round_trips));
+                blob.push(round_trip_shm(&library, round_trips, |n| {
+                    Task::Blob(n, vec![7; size])
+                }));
             }
+        }
+        if !blob.is_empty() {
+            report(
+                "round trip 4096 B, isolated, serde_bytes (postcard)",
+                &blob,
+                "µs",
+            );
+            let ratio: Vec<(f64, f64)> = blob
+                .iter()
+                .zip(&pipe)
+                .map(|(s, p)| (p.0 / s.0, p.1 / s.1))
+                .collect();
+            report(
+                "round trip 4096 B, pipe / isolated serde_bytes",
+                &ratio,
+                "x",
+            );
         }
         if !plain.is_empty() {
             report(
@@ -190,14 +212,18 @@ fn wait_acknowledged(handle: &IsolatedHandle, count: u64) {
     );
 }
 
-fn round_trip_shm(library: &std::path::Path, size: usize, count: usize) -> (f64, f64) {
+fn round_trip_shm(
+    library: &std::path::Path,
+    count: usize,
+    make: impl Fn(u64) -> Task,
+) -> (f64, f64) {
     let (plugin, handle) = spawn(library, IsolateOptions::new());
     let mut host = LocalHost::new();
     host.attach(plugin).expect("attach");
     let warm = count / 10;
     let mut samples = Vec::with_capacity(count);
     for n in 0..(warm + count) as u64 {
-        let message = task(n, size);
+        let message = make(n);
         let started = Instant::now();
         host.send(message).expect("send");
         host.run_until_idle();

@@ -42,8 +42,12 @@ pub enum Task {
     Sleep(u64, u64),
     /// Allocate and touch this many bytes, then finish.
     Allocate(u64, u64),
-    /// Carry bytes (for the benchmark), then finish.
+    /// Carry bytes (for the benchmark), then finish. Serde's default for a
+    /// `Vec<u8>`: a sequence, encoded byte by byte.
     Bytes(u64, Vec<u8>),
+    /// The same with `serde_bytes`, the usual annotation for byte buffers:
+    /// encoded as one length and the bytes.
+    Blob(u64, #[serde(with = "serde_bytes")] Vec<u8>),
     /// Leave: `Flow::Detach` with status 3.
     Leave(u64),
     /// Answer the question (a number) with twice the number.
@@ -73,6 +77,7 @@ impl Task {
             | Task::Sleep(n, _)
             | Task::Allocate(n, _)
             | Task::Bytes(n, _)
+            | Task::Blob(n, _)
             | Task::Leave(n)
             | Task::Ask(n, _)
             | Task::AskLater(n, _)
@@ -177,7 +182,7 @@ impl Plugin<Task> for Crash {
                 let _ = outbox.send(*n);
                 self.outboxes.push(outbox.clone());
             }
-            Task::Record(_) | Task::Bytes(..) => {}
+            Task::Record(_) | Task::Bytes(..) | Task::Blob(..) => {}
             Task::Segfault(_) => {
                 let null = std::hint::black_box(std::ptr::null_mut::<u64>());
                 // SAFETY: none: this is the fault under test (SIGSEGV).
