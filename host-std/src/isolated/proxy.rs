@@ -214,6 +214,10 @@ impl Shared {
         if read == write {
             return crossings;
         }
+        if write < read {
+            // A child that moved its position back: caught up with below.
+            self.bad_replies.fetch_add(1, Ordering::Relaxed);
+        }
         while read < write {
             let Some((kind, number, bytes, next)) = self.segment.read_reply(read, write) else {
                 // Not a reply: a child breaking the protocol. What is left

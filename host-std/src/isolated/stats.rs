@@ -36,7 +36,9 @@ pub struct IsolatedStats {
     pub unencodable: u64,
     /// Replies (to an outbox) the child could not send because the reply
     /// ring was full or the reply longer than it: handed back to the
-    /// plugin, as by a full outbox. Answers wait for room instead.
+    /// plugin, as by a full outbox. Answers wait for room instead; an
+    /// answer longer than the reply ring (64 KiB) is counted here and
+    /// reaches the asker as a refusal.
     pub replies_refused: u64,
     /// What the child wrote into the reply ring that was not a reply to a
     /// known outbox or question, or did not decode: ignored.
