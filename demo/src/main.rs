@@ -1,7 +1,8 @@
 //! A log-processing pipeline on plugbus: reads an access log, sends each
 //! request as one message to log plugins running side by side on the thread
 //! host (some linked in, some loaded from a directory of plugin libraries,
-//! one on a lossy lane, one pushing alerts through an outbox), shows their
+//! one on a lossy lane, one pushing alerts through an outbox, one async
+//! plugin awaiting a lookup service), shows their
 //! progress, asks each for its summary (the host's `ask`: request and
 //! response), and prints a
 //! report.

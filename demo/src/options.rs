@@ -32,7 +32,8 @@ Options:
                         [default: the libraries cargo built for the demo]
       --static          link every plugin in: load no library
       --plugins LIST    which plugins to run, comma-separated, from status,
-                        alerts, errors, tail, top; empty for none [default: all]
+                        alerts, domains, errors, tail, top; empty for none
+                        [default: all]
       --top N           paths and clients `top` reports [default: 5]
       --window SECONDS  the `errors` window of log time [default: 10]
       --tail N          requests `tail` keeps, and its queue [default: 8]
@@ -44,7 +45,7 @@ Options:
 ";
 
 /// The demo's plugins, by name.
-pub(crate) const PLUGINS: [&str; 5] = ["status", "alerts", "errors", "tail", "top"];
+pub(crate) const PLUGINS: [&str; 6] = ["status", "alerts", "domains", "errors", "tail", "top"];
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +237,7 @@ mod tests {
             (&["--window"], "missing argument for option '--window'"),
             (
                 &["--plugins", "top,grep"],
-                "--plugins wants names from status, alerts, errors, tail, top, not \"top,grep\"",
+                "--plugins wants names from status, alerts, domains, errors, tail, top, not \"top,grep\"",
             ),
             (&["--nope"], "invalid option '--nope'"),
             (&["a.log", "b.log"], "unexpected argument \"b.log\""),

@@ -42,9 +42,10 @@ fn config(options: &Options) -> String {
     )
 }
 
-/// The demo's plugins, configured from the options: `status` and `alerts`
-/// linked in (the latter pushes its alerts into `alerts`), `top`, `errors`
-/// and `tail` loaded from libraries, `tail` on a lossy lane.
+/// The demo's plugins, configured from the options: `status`, `alerts`
+/// and `domains` linked in (`alerts` pushes its alerts into `alerts`;
+/// `domains` is an async plugin awaiting a lookup service), `top`,
+/// `errors` and `tail` loaded from libraries, `tail` on a lossy lane.
 fn specs(options: &Options, alerts: Outbox<Alert>) -> Vec<Spec> {
     let tail = usize::try_from(options.tail).unwrap_or(usize::MAX);
     vec![
@@ -61,6 +62,13 @@ fn specs(options: &Options, alerts: Outbox<Alert>) -> Vec<Spec> {
             attach: AttachOptions::new(),
             dynamic: false,
             construct: boxed(move |config| Alerts::new(config).map(|a| a.with_outbox(alerts))),
+        },
+        Spec {
+            crate_name: "plugbus_domains",
+            name: "domains",
+            attach: AttachOptions::new(),
+            dynamic: false,
+            construct: boxed(plugbus_domains::Domains::new),
         },
         Spec {
             crate_name: "plugbus_top_paths",

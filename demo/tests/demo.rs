@@ -112,6 +112,13 @@ fn check(counts: &BTreeMap<String, u64>, plugins: &[&str]) {
         ("status.500", 1),
         ("alerts.alerts", 1),
         ("alerts.undelivered", 0),
+        ("domains.requests", 44),
+        ("domains.lookups", 15),
+        ("domains.domain .net", 14),
+        ("domains.domain .nz", 14),
+        ("domains.domain address", 7),
+        ("domains.domain .au", 6),
+        ("domains.domain .example", 3),
         ("top.paths", 34),
         ("top.clients", 15),
         ("top.path /gallery.php?section=sport", 3),
@@ -156,7 +163,7 @@ fn check(counts: &BTreeMap<String, u64>, plugins: &[&str]) {
     assert_eq!(lanes.count(), plugins.len());
 }
 
-const ALL: [&str; 5] = ["status", "alerts", "top", "errors", "tail"];
+const ALL: [&str; 6] = ["status", "alerts", "domains", "top", "errors", "tail"];
 
 #[test]
 fn counts_of_a_small_log_with_loaded_plugins() {
@@ -260,7 +267,7 @@ fn a_plugin_directory_gives_one_result_per_library() {
         plugins.to_str().unwrap(),
     ]);
     let counts = counts(&output);
-    check(&counts, &["status", "alerts", "top"]);
+    check(&counts, &["status", "alerts", "domains", "top"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains(&format!("loaded `top` from {}", top.display())),
@@ -314,7 +321,8 @@ fn bad_input_is_an_error_that_names_it() {
         Some(&1300),
         "an empty plugin directory loads nothing"
     );
-    assert_eq!(counts.keys().filter(|k| k.ends_with(".handled")).count(), 2);
+    // The three plugins linked in run: status, alerts, domains.
+    assert_eq!(counts.keys().filter(|k| k.ends_with(".handled")).count(), 3);
 }
 
 #[test]
