@@ -762,3 +762,55 @@ fn a_runner_of_another_encoding_is_refused() {
         other => panic!("expected the child's refusal, got {other:?}"),
     }
 }
+
+/// A flood of outbox replies: each is delivered, refused by the full host
+/// outbox (counted there), or refused by the full reply ring (counted in
+/// the stats and handed back to the plugin): none is lost silently.
+#[test]
+fn a_flood_of_replies_is_counted_to_the_last() {
+    const MESSAGES: u64 = 20_000;
+    let (host, _, handle) = isolated_host(options());
+    // Smaller than the flood, so the host's outbox refuses some too.
+    let (tx, replies) = plugbus_core::outbox::<u64>(5_000);
+    host.send(Task::ReplyTo(0, tx)).expect("send");
+    for n in 1..=MESSAGES {
+        host.send(Task::Record(n)).expect("send");
+    }
+    host.shutdown();
+    let stats = handle.stats();
+    let delivered = replies.drain().len() as u64;
+    assert_eq!(
+        delivered + replies.dropped() + stats.replies_refused,
+        MESSAGES + 1,
+        "delivered {delivered}, refused by the outbox {}, by the reply ring: {stats:?}",
+        replies.dropped()
+    );
+    assert_eq!(delivered, 5_000, "the outbox filled up: {stats:?}");
+    assert_eq!(stats.bad_replies, 0, "{stats:?}");
+}
+
+/// Questions from several threads at once, between messages: each is
+/// answered by the child, with its own answer.
+#[test]
+fn questions_from_several_threads_are_each_answered() {
+    let (host, id, handle) = isolated_host(options());
+    std::thread::scope(|scope| {
+        for thread in 0..4u64 {
+            let host = &host;
+            scope.spawn(move || {
+                for k in 0..50u64 {
+                    let question = thread * 1_000 + k;
+                    host.send(Task::Record(question)).expect("send");
+                    let answers = host
+                        .ask(|r| Task::Ask(question, r), question, ASKED)
+                        .expect("ask");
+                    assert_eq!(answers.get(id), Some(&(question * 2)), "{answers:?}");
+                }
+            });
+        }
+    });
+    host.shutdown();
+    let stats = handle.stats();
+    assert_eq!(stats.acknowledged, 400, "{stats:?}");
+    assert_eq!(stats.bad_replies, 0, "{stats:?}");
+}
