@@ -474,6 +474,26 @@ fn bad_libraries_are_typed_errors() {
         IsolateOptions::new().runner("/bin/true"),
     );
     assert!(matches!(bad, Err(IsolateError::Child(_))), "{bad:?}");
+    // A runner that does not exist.
+    let absent = Isolated::<Task>::spawn(
+        crash_library(),
+        "",
+        IsolateOptions::new().runner("/nonexistent/runner"),
+    );
+    assert!(matches!(absent, Err(IsolateError::Spawn(_))), "{absent:?}");
+    // A runner that never says it is ready: killed at the start timeout.
+    let started = Instant::now();
+    let silent = Isolated::<Task>::spawn(
+        crash_library(),
+        "",
+        IsolateOptions::new()
+            .runner("/bin/sh")
+            .runner_arg("-c")
+            .runner_arg("exec sleep 30")
+            .start_timeout(Duration::from_millis(300)),
+    );
+    assert!(matches!(silent, Err(IsolateError::Timeout)), "{silent:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "not killed in time");
 }
 
 #[test]
