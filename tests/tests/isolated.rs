@@ -493,7 +493,10 @@ fn bad_libraries_are_typed_errors() {
             .start_timeout(Duration::from_millis(300)),
     );
     assert!(matches!(silent, Err(IsolateError::Timeout)), "{silent:?}");
-    assert!(started.elapsed() < Duration::from_secs(10), "not killed in time");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not killed in time"
+    );
 }
 
 #[test]
