@@ -71,51 +71,13 @@ fn main() {
             }
         }
         if !blob.is_empty() {
-            report(
-                "round trip 4096 B, isolated, serde_bytes (postcard)",
-                &blob,
-                "µs",
-            );
-            let ratio: Vec<(f64, f64)> = blob
-                .iter()
-                .zip(&pipe)
-                .map(|(s, p)| (p.0 / s.0, p.1 / s.1))
-                .collect();
-            report(
-                "round trip 4096 B, pipe / isolated serde_bytes",
-                &ratio,
-                "x",
-            );
+            report_round_trips("4096 B, isolated, serde_bytes (postcard)", &blob, &pipe);
         }
         if !plain.is_empty() {
-            report(
-                "round trip 4096 B, isolated plain data (no encoding)",
-                &plain,
-                "µs",
-            );
-            let ratio: Vec<(f64, f64)> = plain
-                .iter()
-                .zip(&pipe)
-                .map(|(s, p)| (p.0 / s.0, p.1 / s.1))
-                .collect();
-            report("round trip 4096 B, pipe / isolated plain", &ratio, "x");
+            report_round_trips("4096 B, isolated plain data (no encoding)", &plain, &pipe);
         }
-        report(
-            &format!("round trip {size} B, isolated (shared memory)"),
-            &shm,
-            "µs",
-        );
         report(&format!("round trip {size} B, pipe baseline"), &pipe, "µs");
-        let ratio: Vec<(f64, f64)> = shm
-            .iter()
-            .zip(&pipe)
-            .map(|(s, p)| (p.0 / s.0, p.1 / s.1))
-            .collect();
-        report(
-            &format!("round trip {size} B, pipe / isolated"),
-            &ratio,
-            "x",
-        );
+        report_round_trips(&format!("{size} B, isolated (shared memory)"), &shm, &pipe);
     }
     let mut isolated = Vec::new();
     let mut in_process = Vec::new();
@@ -145,6 +107,18 @@ fn main() {
         );
     }
     println!("load after: {}", load());
+}
+
+/// Prints round trips `runs` and, per run, how many times faster they
+/// were than the pipe's of the same run.
+fn report_round_trips(what: &str, runs: &[(f64, f64)], pipe: &[(f64, f64)]) {
+    report(&format!("round trip {what}"), runs, "µs");
+    let ratio: Vec<(f64, f64)> = runs
+        .iter()
+        .zip(pipe)
+        .map(|(s, p)| (p.0 / s.0, p.1 / s.1))
+        .collect();
+    report(&format!("round trip {what}: pipe / this"), &ratio, "x");
 }
 
 fn load() -> String {

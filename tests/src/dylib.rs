@@ -61,6 +61,17 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The numbers a test plugin's log holds (`plugbus-crash`, `plugbus-plain`
+/// with `log=PATH`: 8 bytes each, little-endian), in the order written;
+/// empty if there is no log yet.
+pub fn logged_numbers(log: &Path) -> Vec<u64> {
+    let bytes = std::fs::read(log).unwrap_or_default();
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
 /// What the scenario left: the summaries the plugins sent for the
 /// `Report` command (host-owned copies, sorted by plugin), and the reports.
 #[derive(Debug, Clone)]

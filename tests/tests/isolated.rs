@@ -13,7 +13,7 @@
 
 #![cfg(target_os = "linux")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use plugbus_crash::Task;
 use plugbus_host_std::isolated::{IsolateError, IsolateOptions, Isolated, IsolatedHandle};
 use plugbus_host_std::lifecycle::{Backoff, Intensity, Restart};
 use plugbus_host_std::{AttachOptions, Exit, Flow, Host, Message, Plugin, Status};
-use plugbus_tests::dylib::{library, scratch_dir};
+use plugbus_tests::dylib::{library, logged_numbers, scratch_dir};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_isolated-runner");
 
@@ -31,15 +31,6 @@ fn crash_library() -> PathBuf {
 
 fn options() -> IsolateOptions {
     IsolateOptions::new().runner(RUNNER)
-}
-
-/// The numbers the plugin's children finished, from its log.
-fn finished(log: &Path) -> Vec<u64> {
-    let bytes = std::fs::read(log).unwrap_or_default();
-    bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect()
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -106,7 +97,7 @@ fn survives(name: &str, fault: fn(u64) -> Task, options: IsolateOptions) -> Isol
     let reports = host.shutdown();
     let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
     assert_eq!(
-        finished(&log),
+        logged_numbers(&log),
         expected,
         "{name}: every message but the fatal one, once, in order"
     );
@@ -241,7 +232,7 @@ fn backoff_delays_a_restart() {
         start.elapsed()
     );
     host.shutdown();
-    assert_eq!(finished(&log), [1]);
+    assert_eq!(logged_numbers(&log), [1]);
     assert_eq!(handle.stats().restarts, 1);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -274,7 +265,11 @@ fn shutdown_cuts_a_backoff_short() {
         .recv_timeout(Duration::from_secs(60))
         .expect("isolated (std host): the shutdown did not cut the backoff short");
     assert_eq!(reports[0].exit, Exit::Shutdown, "{reports:?}");
-    assert_eq!(finished(&log), [1], "the message sent after the crash");
+    assert_eq!(
+        logged_numbers(&log),
+        [1],
+        "the message sent after the crash"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -308,7 +303,7 @@ fn sigkill_from_outside_between_messages_loses_nothing() {
     }
     host.shutdown();
     let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
-    assert_eq!(finished(&log), expected);
+    assert_eq!(logged_numbers(&log), expected);
     let stats = handle.stats();
     assert_eq!((stats.restarts, stats.dead_lettered), (2, 1), "{stats:?}");
     let death = stats.last_death.expect("death");
@@ -529,7 +524,7 @@ fn survives_on_async_host(
     let (reports, handle) = run(&format!("log={}", log.display()));
     let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
     assert_eq!(
-        finished(&log),
+        logged_numbers(&log),
         expected,
         "isolated ({host}): every message but the fatal one, once, in order"
     );
@@ -746,7 +741,7 @@ fn plain_messages_cross_without_encoding() {
     }
     host.shutdown();
     let expected: Vec<u64> = (0..20).filter(|&n| n != 10).collect();
-    assert_eq!(finished(&log), expected);
+    assert_eq!(logged_numbers(&log), expected);
     let stats = handle.stats();
     assert_eq!(
         (

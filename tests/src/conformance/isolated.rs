@@ -19,7 +19,7 @@ use plugbus_host_std::isolated::{IsolateOptions, Isolated, IsolatedHandle};
 
 use super::scenarios::{report, wait_until};
 use super::{Counter, Family, TestHost};
-use crate::dylib::{library, scratch_dir};
+use crate::dylib::{library, logged_numbers, scratch_dir};
 
 /// The tests' runner (`src/bin/isolated-runner.rs`), which cargo builds
 /// beside the test binaries: `target/<profile>/`.
@@ -49,15 +49,6 @@ fn spawn<F: Family>(
         .unwrap_or_else(|e| panic!("{}: spawn an isolated plugin: {e}", F::NAME));
     let handle = plugin.handle();
     (plugin, handle)
-}
-
-/// The numbers the plugin's children finished, from its log.
-fn finished(log: &Path) -> Vec<u64> {
-    let bytes = std::fs::read(log).unwrap_or_default();
-    bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect()
 }
 
 fn scratch<F: Family>(scenario: &str) -> PathBuf {
@@ -90,7 +81,12 @@ pub fn isolated_order_across_a_crash<F: Family>() {
     }
     let reports = host.shutdown();
     let expected: Vec<u64> = (0..40).filter(|&n| n != 20).collect();
-    assert_eq!(finished(&log), expected, "{}: the child's log", F::NAME);
+    assert_eq!(
+        logged_numbers(&log),
+        expected,
+        "{}: the child's log",
+        F::NAME
+    );
     let report = report(&reports, id);
     assert_eq!(report.exit, Exit::Shutdown, "{}", F::NAME);
     assert_eq!(
