@@ -33,7 +33,9 @@ pub(crate) struct Remote {
     hook: Hook,
     question: u64,
     end: Arc<dyn ChildEnd>,
-    state: spin::Mutex<State>,
+    /// A sleeping lock, not a spin lock: sending an answer may wait for
+    /// room in the runner's channel while it is held.
+    state: std::sync::Mutex<State>,
 }
 
 #[derive(Default)]
@@ -84,7 +86,7 @@ impl Remote {
             },
             question,
             end,
-            state: spin::Mutex::new(State::default()),
+            state: std::sync::Mutex::new(State::default()),
         })
     }
 
@@ -93,11 +95,17 @@ impl Remote {
         Arc::as_ptr(self).cast()
     }
 
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The runner is done with the message that carried the question: the
     /// handler returned or the filter declined it. Refuses the question if
     /// the plugin neither answered nor kept a responder.
     pub(crate) fn delivered(&self) {
-        let mut state = self.state.lock();
+        let mut state = self.state();
         state.delivered = true;
         self.decline_if_done(&mut state);
     }
@@ -114,7 +122,10 @@ impl Drop for Remote {
     fn drop(&mut self) {
         // Never delivered (the message was not handled: its decoding failed
         // after this question, say): the asker must not wait for it.
-        let state = self.state.get_mut();
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !state.closed {
             state.closed = true;
             self.end.answer(self.question, None);
@@ -149,7 +160,7 @@ unsafe extern "C" fn answer<A: Serialize + Send + Sync + 'static>(
     // SAFETY: the caller's contract: a live `Message<A>`, read here.
     let value = unsafe { &*answer.cast::<Message<A>>() };
     caught(Code::LATE, || {
-        let mut state = remote.state.lock();
+        let mut state = remote.state();
         if state.answered {
             return Code::DUPLICATE;
         }
@@ -183,7 +194,7 @@ unsafe extern "C" fn defer(hook: *const Hook, _plugin: u64) -> bool {
     // SAFETY: the caller's contract.
     let remote = unsafe { remote(hook) };
     caught(false, || {
-        let mut state = remote.state.lock();
+        let mut state = remote.state();
         if state.closed {
             return false;
         }
@@ -198,7 +209,7 @@ unsafe extern "C" fn undefer(hook: *const Hook, _plugin: u64) {
     // SAFETY: the caller's contract.
     let remote = unsafe { remote(hook) };
     caught((), || {
-        let mut state = remote.state.lock();
+        let mut state = remote.state();
         state.responders = state.responders.saturating_sub(1);
         remote.decline_if_done(&mut state);
     });
