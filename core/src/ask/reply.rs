@@ -487,6 +487,12 @@ unsafe extern "C" fn answer<A: Send + Sync + 'static>(
     let plugin = PluginId(plugin);
     caught(Code::LATE, || {
         let Some(mut book) = shared.event() else {
+            // Closed: a plugin that answered already is still told its
+            // second answer is a duplicate (the asker may have closed the
+            // book between its two answers); any other answer is late.
+            if shared.book.lock().slot(plugin).is_some_and(|s| s.answered) {
+                return Code::DUPLICATE;
+            }
             shared.count_late();
             return Code::LATE;
         };
@@ -679,6 +685,27 @@ mod tests {
         let answers = shared.finish();
         assert_eq!(answers.len(), 1);
         assert_eq!(answers.declined(), [id(2)]);
+    }
+
+    /// A plugin that answers twice is told its second answer is a duplicate
+    /// even when its first settled the last slot and the asker closed the
+    /// book in between (seen on tokio's multi-thread host: `ask_all_answer`
+    /// got "late").
+    #[test]
+    fn a_second_answer_after_the_book_closed_is_still_a_duplicate() {
+        let shared = Shared::<u32>::new([id(1), id(2)], None);
+        assert_eq!(answer(&shared, 2, 2), Ok(()));
+        assert_eq!(answer(&shared, 1, 1), Ok(()));
+        let kept = Arc::clone(&shared);
+        let answers = shared.finish();
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answer(&kept, 1, 3), Err(Code::DUPLICATE));
+        // A plugin that never answered is late once the book closed.
+        let other = Shared::<u32>::new([id(1), id(2)], None);
+        assert_eq!(answer(&other, 1, 1), Ok(()));
+        let kept = Arc::clone(&other);
+        drop(other.finish());
+        assert_eq!(answer(&kept, 2, 2), Err(Code::LATE));
     }
 
     #[test]
